@@ -1,0 +1,2 @@
+//! The `wfm-bridge` binary.
+fn main() {}
