@@ -1,2 +1,7 @@
-//! One module per external system: `sources/…` read into the canonical model, `targets/…` deliver
-//! to WFM and HR systems.
+//! One module per external system.
+//!
+//! `sources` turn what a system hands us (canonical files, foreign CSV exports, later ACD APIs and
+//! pushes) into canonical records; `targets` deliver to WFM and HR systems. A new system is a new
+//! module here plus its account type; nothing else should need to change (DESIGN §2).
+
+pub mod sources;

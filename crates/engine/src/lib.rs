@@ -1,2 +1,7 @@
-//! Orchestration: imports into the store, flows, the scheduler and the delivery worker. The engine
-//! moves data between stages; it computes nothing itself (that is `stats` and `forecast`).
+//! Orchestration: moving records between sources, the store and (later) targets.
+//!
+//! The engine decides what happens in which order and inside which transaction; parsing lives in
+//! `connectors`, persistence in `store`, computation in the pure crates (DESIGN §2).
+
+pub mod export;
+pub mod import;

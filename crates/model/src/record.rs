@@ -133,6 +133,24 @@ impl RecordKind {
             .map(|&(_, ty)| ty)
     }
 
+    /// The fields a record of this kind cannot be without (the others have defaults or may be null).
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            RecordKind::Tenants => &["tenant", "name"],
+            RecordKind::Queues => &["tenant", "queue", "name"],
+            RecordKind::Agents => &["tenant", "agent", "first_name", "last_name"],
+            RecordKind::Interactions => &[
+                "tenant",
+                "contact_id",
+                "seq",
+                "channel",
+                "direction",
+                "offered_at",
+            ],
+            RecordKind::States => &["tenant", "agent", "at", "state"],
+        }
+    }
+
     /// The fields that make a record's natural key, which re-imports upsert by.
     pub fn key_fields(self) -> &'static [&'static str] {
         match self {

@@ -118,16 +118,16 @@ pub struct Segment {
     /// Entered the queue (direct contact: offered to the agent).
     pub offered_at: Timestamp,
     /// Connected to an agent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_at: Option<Timestamp>,
     /// The customer left while waiting.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abandoned_at: Option<Timestamp>,
     /// Left the queue unanswered for another queue or target.
     #[serde(default, deserialize_with = "null_as_default")]
     pub overflowed: bool,
     /// Agent id; required when answered.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
     /// Seconds talking, hold excluded.
     #[serde(default, deserialize_with = "null_as_default")]

@@ -1,0 +1,3 @@
+//! Sources: systems wfm-bridge reads canonical records from.
+
+pub mod files;

@@ -1,0 +1,65 @@
+//! The schema migrations, in order, with the SQL each backend runs for them.
+//!
+//! A migration is applied once, in one transaction, and recorded in
+//! `schema_migrations(version, applied_at)`. Its SQL is shared by both backends (the files in
+//! `migrations/`); a backend has its own file only where the syntax must differ (identity columns,
+//! BLOB vs BYTEA) or for a prelude (PostgreSQL's byte-wise collation). Migrations are never edited
+//! once released: a change of schema is a new migration at the end of [`MIGRATIONS`].
+
+/// One schema migration.
+#[derive(Debug)]
+pub(crate) struct Migration {
+    /// 1, 2, …: the order of application, recorded in `schema_migrations`.
+    pub version: i64,
+    /// SQL run on SQLite, in order, within the migration's transaction.
+    pub sqlite: &'static [&'static str],
+    /// SQL run on PostgreSQL, in order, within the migration's transaction.
+    pub postgres: &'static [&'static str],
+}
+
+const CANONICAL: &str = include_str!("../migrations/0001_canonical.sql");
+
+/// Every migration, in version order.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: &[CANONICAL],
+        postgres: &[
+            include_str!("../migrations/postgres/0001_collation.sql"),
+            CANONICAL,
+        ],
+    },
+    Migration {
+        version: 2,
+        sqlite: &[include_str!("../migrations/sqlite/0002_runs_outbox.sql")],
+        postgres: &[include_str!("../migrations/postgres/0002_runs_outbox.sql")],
+    },
+];
+
+/// The table that records applied migrations (same SQL on both backends).
+pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
+     version BIGINT NOT NULL PRIMARY KEY, \
+     applied_at BIGINT NOT NULL)";
+
+/// The newest schema version this program knows.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Wall-clock milliseconds since the Unix epoch, for `applied_at` and `changed_at`.
+pub(crate) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(!m.sqlite.is_empty() && !m.postgres.is_empty());
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The record tables, described once, and the SQL both backends run on them, generated from those
+//! descriptions so that SQLite and PostgreSQL cannot drift apart.
+//!
+//! The tables themselves are created by the migrations (`migrations/*.sql`); a test checks that the
+//! columns listed here are the ones the migrations create.
+
+use std::fmt::Write as _;
+
+use wfm_model::RecordKind;
+
+/// How a column is stored. Both backends use the same types (see migration 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ty {
+    Text,
+    Int,
+    Bool,
+}
+
+impl Ty {
+    /// The PostgreSQL array type `UNNEST` reads a batch of this column from.
+    fn postgres_array(self) -> &'static str {
+        match self {
+            Ty::Text => "text[]",
+            Ty::Int => "bigint[]",
+            Ty::Bool => "boolean[]",
+        }
+    }
+}
+
+/// One table of records: its natural key, its other columns, and whether it has `changed_at`.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub name: &'static str,
+    /// The primary key, in key order (the order pages are read in).
+    pub key: &'static [(&'static str, Ty)],
+    /// The other columns, excluding `changed_at`.
+    pub values: &'static [(&'static str, Ty)],
+    /// Has a `changed_at` column, stamped when a row is inserted or actually changed.
+    pub stamped: bool,
+}
+
+use Ty::{Bool, Int, Text};
+
+pub(crate) const TENANTS: Table = Table {
+    name: "tenants",
+    key: &[("tenant", Text)],
+    values: &[
+        ("name", Text),
+        ("time_zone", Text),
+        ("interval_minutes", Int),
+        ("admin_reasons", Text),
+    ],
+    stamped: false,
+};
+
+pub(crate) const QUEUES: Table = Table {
+    name: "queues",
+    key: &[("tenant", Text), ("queue", Text)],
+    values: &[
+        ("name", Text),
+        ("sl_seconds", Int),
+        ("short_abandon_seconds", Int),
+    ],
+    stamped: false,
+};
+
+pub(crate) const AGENTS: Table = Table {
+    name: "agents",
+    key: &[("tenant", Text), ("agent", Text)],
+    values: &[
+        ("first_name", Text),
+        ("last_name", Text),
+        ("email", Text),
+        ("team", Text),
+        ("active", Bool),
+    ],
+    stamped: false,
+};
+
+pub(crate) const SEGMENTS: Table = Table {
+    name: "segments",
+    key: &[("tenant", Text), ("contact_id", Text), ("seq", Int)],
+    values: &[
+        ("channel", Text),
+        ("direction", Text),
+        ("queue", Text),
+        ("offered_at", Int),
+        ("answered_at", Int),
+        ("abandoned_at", Int),
+        ("overflowed", Bool),
+        ("agent", Text),
+        ("talk_s", Int),
+        ("hold_s", Int),
+        ("acw_s", Int),
+        ("transferred", Bool),
+        ("metadata", Text),
+    ],
+    stamped: true,
+};
+
+pub(crate) const STATES: Table = Table {
+    name: "states",
+    key: &[("tenant", Text), ("agent", Text), ("at", Int)],
+    values: &[("state", Text), ("reason", Text), ("source_code", Text)],
+    stamped: true,
+};
+
+/// Teams, derived from agents: the name is the team id.
+pub(crate) const TEAMS: Table = Table {
+    name: "teams",
+    key: &[("tenant", Text), ("team", Text)],
+    values: &[("name", Text)],
+    stamped: false,
+};
+
+/// Skills, derived from agents.
+pub(crate) const SKILLS: Table = Table {
+    name: "skills",
+    key: &[("tenant", Text), ("skill", Text)],
+    values: &[],
+    stamped: false,
+};
+
+/// Agent–skill pairs, with the position of the skill in the agent's list.
+pub(crate) const AGENT_SKILLS: Table = Table {
+    name: "agent_skills",
+    key: &[("tenant", Text), ("agent", Text), ("skill", Text)],
+    values: &[("ordinal", Int)],
+    stamped: false,
+};
+
+/// Every record table, in the order [`crate::TableCounts`] lists them.
+pub(crate) const COUNTED: [&Table; 8] = [
+    &TENANTS,
+    &QUEUES,
+    &TEAMS,
+    &AGENTS,
+    &SKILLS,
+    &AGENT_SKILLS,
+    &SEGMENTS,
+    &STATES,
+];
+
+/// The table a kind of record is stored in.
+pub(crate) fn table_of(kind: RecordKind) -> &'static Table {
+    match kind {
+        RecordKind::Tenants => &TENANTS,
+        RecordKind::Queues => &QUEUES,
+        RecordKind::Agents => &AGENTS,
+        RecordKind::Interactions => &SEGMENTS,
+        RecordKind::States => &STATES,
+    }
+}
+
+/// How a backend writes the n-th (1-based) statement parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `?1`
+    Sqlite,
+    /// `$1`
+    Postgres,
+}
+
+impl Dialect {
+    fn param(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+}
+
+impl Table {
+    /// Key and value columns, in row order (without `changed_at`).
+    pub fn columns(&self) -> impl Iterator<Item = &(&'static str, Ty)> {
+        self.key.iter().chain(self.values)
+    }
+
+    /// Number of columns a record binds (without `changed_at`).
+    pub fn width(&self) -> usize {
+        self.key.len() + self.values.len()
+    }
+
+    fn names(columns: &[(&str, Ty)]) -> String {
+        columns
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `tenant, contact_id, …` — the columns a record reads and writes, in row order.
+    pub fn column_list(&self) -> String {
+        let mut list = Table::names(self.key);
+        if !self.values.is_empty() {
+            list.push_str(", ");
+            list.push_str(&Table::names(self.values));
+        }
+        list
+    }
+
+    fn key_list(&self) -> String {
+        Table::names(self.key)
+    }
+
+    /// `ON CONFLICT (key) DO UPDATE SET … WHERE <a column differs>`: a row is only updated, and
+    /// only counted as changed and re-stamped, when some column actually differs.
+    fn on_conflict(&self) -> String {
+        let mut sql = format!("ON CONFLICT ({}) DO ", self.key_list());
+        if self.values.is_empty() {
+            sql.push_str("NOTHING");
+            return sql;
+        }
+        let set: Vec<String> = self
+            .values
+            .iter()
+            .map(|(c, _)| format!("{c} = excluded.{c}"))
+            .chain(
+                self.stamped
+                    .then(|| "changed_at = excluded.changed_at".to_string()),
+            )
+            .collect();
+        let differs: Vec<String> = self
+            .values
+            .iter()
+            .map(|(c, _)| format!("{t}.{c} IS DISTINCT FROM excluded.{c}", t = self.name))
+            .collect();
+        let _ = write!(
+            sql,
+            "UPDATE SET {} WHERE {}",
+            set.join(", "),
+            differs.join(" OR ")
+        );
+        sql
+    }
+
+    fn insert_columns(&self) -> String {
+        let mut list = self.column_list();
+        if self.stamped {
+            list.push_str(", changed_at");
+        }
+        list
+    }
+
+    /// SQLite upsert of one row: parameters are the columns in row order, then `changed_at`.
+    pub fn sqlite_upsert(&self) -> String {
+        let n = self.width() + usize::from(self.stamped);
+        let params: Vec<String> = (1..=n).map(|i| Dialect::Sqlite.param(i)).collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}) {}",
+            self.name,
+            self.insert_columns(),
+            params.join(", "),
+            self.on_conflict()
+        )
+    }
+
+    /// PostgreSQL upsert of a batch: one array parameter per column in row order, then
+    /// `changed_at` as a scalar. The batch must not hold one key twice (PostgreSQL refuses to
+    /// update a row twice in one statement).
+    pub fn postgres_upsert(&self) -> String {
+        let arrays: Vec<String> = self
+            .columns()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{}", i + 1, ty.postgres_array()))
+            .collect();
+        let stamp = if self.stamped {
+            format!(", ${}::bigint", self.width() + 1)
+        } else {
+            String::new()
+        };
+        format!(
+            "INSERT INTO {} ({}) SELECT u.*{stamp} FROM UNNEST({}) AS u {}",
+            self.name,
+            self.insert_columns(),
+            arrays.join(", "),
+            self.on_conflict()
+        )
+    }
+
+    /// One page in key order: parameters are the tenant (when `tenant`), then the key columns of
+    /// the `after` key (when `after`), then the limit.
+    pub fn select_page(&self, dialect: Dialect, tenant: bool, after: bool) -> String {
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            dialect.param(n)
+        };
+        let mut conditions = Vec::new();
+        if tenant {
+            conditions.push(format!("tenant = {}", next()));
+        }
+        if after {
+            let params: Vec<String> = self.key.iter().map(|_| next()).collect();
+            conditions.push(format!("({}) > ({})", self.key_list(), params.join(", ")));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        format!(
+            "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {}",
+            self.column_list(),
+            self.name,
+            self.key_list(),
+            next()
+        )
+    }
+
+    /// `SELECT count(*) FROM table [WHERE tenant = <param 1>]`.
+    pub fn count(&self, dialect: Dialect, tenant: bool) -> String {
+        if tenant {
+            format!(
+                "SELECT count(*) FROM {} WHERE tenant = {}",
+                self.name,
+                dialect.param(1)
+            )
+        } else {
+            format!("SELECT count(*) FROM {}", self.name)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_upsert_updates_only_what_differs() {
+        assert_eq!(
+            STATES.sqlite_upsert(),
+            "INSERT INTO states (tenant, agent, at, state, reason, source_code, changed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant, agent, at) DO UPDATE SET \
+             state = excluded.state, reason = excluded.reason, source_code = excluded.source_code, \
+             changed_at = excluded.changed_at WHERE states.state IS DISTINCT FROM excluded.state \
+             OR states.reason IS DISTINCT FROM excluded.reason \
+             OR states.source_code IS DISTINCT FROM excluded.source_code"
+        );
+        assert_eq!(
+            SKILLS.sqlite_upsert(),
+            "INSERT INTO skills (tenant, skill) VALUES (?1, ?2) ON CONFLICT (tenant, skill) DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn postgres_upsert_unnests_arrays() {
+        assert_eq!(
+            QUEUES.postgres_upsert(),
+            "INSERT INTO queues (tenant, queue, name, sl_seconds, short_abandon_seconds) \
+             SELECT u.* FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u \
+             ON CONFLICT (tenant, queue) DO UPDATE SET name = excluded.name, \
+             sl_seconds = excluded.sl_seconds, short_abandon_seconds = excluded.short_abandon_seconds \
+             WHERE queues.name IS DISTINCT FROM excluded.name \
+             OR queues.sl_seconds IS DISTINCT FROM excluded.sl_seconds \
+             OR queues.short_abandon_seconds IS DISTINCT FROM excluded.short_abandon_seconds"
+        );
+        assert!(
+            SEGMENTS
+                .postgres_upsert()
+                .contains("SELECT u.*, $17::bigint FROM UNNEST($1::text[]")
+        );
+    }
+
+    #[test]
+    fn pages_are_keyset() {
+        assert_eq!(
+            SEGMENTS.select_page(Dialect::Postgres, true, true),
+            "SELECT tenant, contact_id, seq, channel, direction, queue, offered_at, answered_at, \
+             abandoned_at, overflowed, agent, talk_s, hold_s, acw_s, transferred, metadata \
+             FROM segments WHERE tenant = $1 AND (tenant, contact_id, seq) > ($2, $3, $4) \
+             ORDER BY tenant, contact_id, seq LIMIT $5"
+        );
+        assert_eq!(
+            TENANTS.select_page(Dialect::Sqlite, false, false),
+            "SELECT tenant, name, time_zone, interval_minutes, admin_reasons FROM tenants \
+             ORDER BY tenant LIMIT ?1"
+        );
+    }
+}
