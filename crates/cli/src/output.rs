@@ -1,6 +1,6 @@
 //! What the binary prints: progress bars on a terminal, summaries, numbers people can read.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,7 +26,7 @@ impl Output {
     /// Prints a line of normal output (suppressed by `--quiet`).
     pub fn say(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            println!("{}", line.as_ref());
+            data(line);
         }
     }
 
@@ -76,6 +76,15 @@ impl Output {
             ticker: Some(ticker),
         }
     }
+}
+
+/// Prints a line of machine-readable output (`--json`), even with `--quiet`.
+///
+/// A closed standard output (`… | head`) is the reader's choice, so write errors are ignored rather
+/// than panicking as `println!` would.
+pub fn data(line: impl AsRef<str>) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", line.as_ref());
 }
 
 /// A running progress display; [`Progress::finish`] clears it.

@@ -53,7 +53,7 @@ pub async fn run(args: ImportArgs, store_url: Option<String>, out: &Output) -> R
     let store = wfm_store::open(&store_url).await?;
     let summary = import_file(&*store, &args, out).await?;
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        crate::output::data(serde_json::to_string(&summary)?);
     } else {
         out.say(describe(&summary));
     }
