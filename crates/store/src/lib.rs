@@ -64,6 +64,32 @@ pub struct TableCounts {
     pub states: u64,
 }
 
+impl TableCounts {
+    /// Counts in the order of the tables listed in `schema::COUNTED`.
+    fn from_ordered(n: [u64; 8]) -> TableCounts {
+        let [
+            tenants,
+            queues,
+            teams,
+            agents,
+            skills,
+            agent_skills,
+            segments,
+            states,
+        ] = n;
+        TableCounts {
+            tenants,
+            queues,
+            teams,
+            agents,
+            skills,
+            agent_skills,
+            segments,
+            states,
+        }
+    }
+}
+
 /// The natural key of a record, used to page through a table in key order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NaturalKey {

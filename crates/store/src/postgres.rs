@@ -243,26 +243,7 @@ impl Store for PostgresStore {
             let count: i64 = row.try_get(i).map_err(pg_err(&context))?;
             *slot = count.unsigned_abs();
         }
-        let [
-            tenants,
-            queues,
-            teams,
-            agents,
-            skills,
-            agent_skills,
-            segments,
-            states,
-        ] = n;
-        Ok(TableCounts {
-            tenants,
-            queues,
-            teams,
-            agents,
-            skills,
-            agent_skills,
-            segments,
-            states,
-        })
+        Ok(TableCounts::from_ordered(n))
     }
 
     async fn read_page(

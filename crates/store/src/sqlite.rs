@@ -362,26 +362,7 @@ impl Store for SqliteStore {
                     .map_err(sqlite_err(&context))?;
                 *slot = count.unsigned_abs();
             }
-            let [
-                tenants,
-                queues,
-                teams,
-                agents,
-                skills,
-                agent_skills,
-                segments,
-                states,
-            ] = n;
-            Ok(TableCounts {
-                tenants,
-                queues,
-                teams,
-                agents,
-                skills,
-                agent_skills,
-                segments,
-                states,
-            })
+            Ok(TableCounts::from_ordered(n))
         })
         .await
     }

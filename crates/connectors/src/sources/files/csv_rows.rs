@@ -95,15 +95,9 @@ impl CsvRows {
 
     /// The next row; the error carries the line it happened on.
     pub fn next_row(&mut self, on_unknown: &mut dyn FnMut(&str)) -> Result<Option<CsvRow>, Fatal> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => return Ok(None),
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err((line, csv_io_error(e)));
-            }
-        }
-        let line = self.record.position().map_or(0, |p| p.line());
+        let Some(line) = read_row(&mut self.reader, &mut self.record)? else {
+            return Ok(None);
+        };
         let parsed = self.parse(on_unknown);
         Ok(Some(CsvRow { line, parsed }))
     }
@@ -164,6 +158,21 @@ impl CsvRows {
             object.insert("metadata".to_string(), Value::Object(metadata));
         }
         self.kind.from_value(Value::Object(object), on_unknown)
+    }
+}
+
+/// Reads the next row into `record` and returns the line it starts on, or `None` at the end.
+pub fn read_row<R: io::Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut ByteRecord,
+) -> Result<Option<u64>, Fatal> {
+    match reader.read_byte_record(record) {
+        Ok(false) => Ok(None),
+        Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line()))),
+        Err(e) => {
+            let line = e.position().map_or(0, |p| p.line());
+            Err((line, csv_io_error(e)))
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use wfm_model::{FieldType, Record, RecordError, RecordKind};
 
 use super::Fatal;
 use super::FileError;
-use super::csv_rows::{cell_value, csv_io_error, read_header, row_text};
+use super::csv_rows::{cell_value, read_header, read_row, row_text};
 use super::metered::Metered;
 
 /// A mapping file could not be read or does not fit the CSV it is applied to.
@@ -316,15 +316,9 @@ impl MappedRows {
 
     /// The next row; the error carries the line it happened on.
     pub fn next_row(&mut self) -> Result<Option<MappedRow>, Fatal> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => return Ok(None),
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err((line, csv_io_error(e)));
-            }
-        }
-        let line = self.record.position().map_or(0, |p| p.line());
+        let Some(line) = read_row(&mut self.reader, &mut self.record)? else {
+            return Ok(None);
+        };
         let row = match Row::decode(&self.record, self.compiled.width) {
             Ok(row) => row,
             Err(error) => {
