@@ -231,7 +231,13 @@ fn bad_invocations_get_clear_errors() {
     std::fs::write(run.path("calls.txt"), "x").unwrap();
     std::fs::write(run.path("empty.jsonl"), "").unwrap();
     std::fs::write(run.path("garbage.csv"), [0u8, 159, 146, 150, 255, 10, 1, 2]).unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    // A 2 GB file (sparse: zeros without a line break) fails at its first megabyte.
+    std::fs::File::create(run.path("huge.jsonl"))
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (&["import", "states", "huge.jsonl"], "huge.jsonl:1: no line break within 1048576 bytes"),
         (
             &["import", "tenants", "calls.txt"],
             "cannot tell the format of calls.txt",

@@ -678,8 +678,8 @@ impl Compiled {
             {
                 continue;
             }
-            let value = match field.ty {
-                FieldType::Timestamp => {
+            let value = match (&field.source, field.ty) {
+                (_, FieldType::Timestamp) => {
                     let Some(mut at) = self.timestamp(field, row)? else {
                         continue;
                     };
@@ -691,12 +691,11 @@ impl Compiled {
                     instants.push((field.name, at));
                     Value::String(at.to_string())
                 }
+                // Constants are already typed JSON (`seq = { value = 1 }`).
+                (Source::Constant(value), _) => value.clone(),
                 _ => match self.text(field, row)? {
                     None => continue,
-                    Some(text) => match &field.source {
-                        Source::Constant(v) => v.clone(),
-                        _ => cell_value(field.name, field.ty, &text)?,
-                    },
+                    Some(text) => cell_value(field.name, field.ty, &text)?,
                 },
             };
             object.insert(field.name.to_string(), value);
@@ -708,7 +707,7 @@ impl Compiled {
     fn text(&self, field: &CompiledField, row: &Row<'_>) -> Result<Option<String>, RecordError> {
         let text = match &field.source {
             Source::Constant(Value::String(s)) => s.clone(),
-            Source::Constant(_) => return Ok(Some(String::new())),
+            Source::Constant(other) => other.to_string(),
             Source::Columns(columns) => {
                 match columns
                     .iter()
