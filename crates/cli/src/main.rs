@@ -7,16 +7,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// The store used when neither `--store` nor `WFM_BRIDGE_STORE` is given.
-pub const DEFAULT_STORE: &str = "sqlite://wfm-bridge.db";
-
 /// wfm-bridge keeps a contact center's workforce data flowing into WFM and HR systems.
 #[derive(Debug, Parser)]
 #[command(name = "wfm-bridge", version, propagate_version = true)]
 struct Cli {
     /// Store URL: sqlite://PATH (embedded, the default), sqlite::memory:, or postgres://USER@HOST/DB.
+    /// Default: [store] url of the configuration, else sqlite://wfm-bridge.db.
     #[arg(long, global = true, env = "WFM_BRIDGE_STORE", value_name = "URL")]
     store: Option<String>,
+
+    /// Configuration file (default: wfm-bridge.toml, when present).
+    #[arg(long, global = true, env = "WFM_BRIDGE_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 
     /// Print only errors.
     #[arg(long, short, global = true)]
@@ -36,6 +38,20 @@ enum Command {
     Simulate(commands::simulate::SimulateArgs),
     /// Simulate a small contact center, import it and show what is in the store.
     Demo(commands::demo::DemoArgs),
+    /// Run the scheduler, the delivery worker and the HTTP server until stopped (SIGTERM, Ctrl-C).
+    Serve(commands::serve::ServeArgs),
+    /// Run one flow: once and exit with --once, else on its schedule until stopped.
+    Run(commands::flows::RunArgs),
+    /// List the runs of flows, newest first.
+    Runs(commands::flows::RunsArgs),
+    /// List outbox messages, or retry a dead one.
+    Outbox(commands::outbox::OutboxArgs),
+    /// Test an account's connection.
+    Check(commands::check::CheckArgs),
+    /// Check the configuration file and print what it configures.
+    Config(commands::check::ConfigArgs),
+    /// Run an emulator of a target system.
+    Sandbox(commands::sandbox::SandboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,13 +66,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let out = output::Output::new(cli.quiet);
+    let ctx = commands::Context {
+        store: cli.store,
+        config: cli.config,
+        out: output::Output::new(cli.quiet),
+    };
+    ctx.init_logging(matches!(cli.command, Command::Serve(_) | Command::Run(_)));
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Import(args) => commands::import::run(args, cli.store, &out).await,
-            Command::Export(args) => commands::export::run(args, cli.store).await,
-            Command::Simulate(args) => commands::simulate::run(args, &out),
-            Command::Demo(args) => commands::demo::run(args, cli.store, &out).await,
+            Command::Import(args) => commands::import::run(args, &ctx).await,
+            Command::Export(args) => commands::export::run(args, &ctx).await,
+            Command::Simulate(args) => commands::simulate::run(args, &ctx.out),
+            Command::Demo(args) => commands::demo::run(args, &ctx).await,
+            Command::Serve(args) => commands::serve::run(args, &ctx).await,
+            Command::Run(args) => commands::flows::run(args, &ctx).await,
+            Command::Runs(args) => commands::flows::runs(args, &ctx).await,
+            Command::Outbox(args) => commands::outbox::run(args, &ctx).await,
+            Command::Check(args) => commands::check::check(args, &ctx).await,
+            Command::Config(args) => commands::check::config(args, &ctx),
+            Command::Sandbox(args) => commands::sandbox::run(args, &ctx).await,
         }
     });
     match result {

@@ -237,7 +237,10 @@ fn bad_invocations_get_clear_errors() {
         .set_len(2 << 30)
         .unwrap();
     let cases: [(&[&str], &str); 7] = [
-        (&["import", "states", "huge.jsonl"], "huge.jsonl:1: no line break within 1048576 bytes"),
+        (
+            &["import", "states", "huge.jsonl"],
+            "huge.jsonl:1: no line break within 1048576 bytes",
+        ),
         (
             &["import", "tenants", "calls.txt"],
             "cannot tell the format of calls.txt",

@@ -1,7 +1,19 @@
-//! Orchestration: moving records between sources, the store and (later) targets.
+//! Orchestration: moving records between sources, the store and targets.
 //!
 //! The engine decides what happens in which order and inside which transaction; parsing lives in
 //! `connectors`, persistence in `store`, computation in the pure crates (DESIGN §2).
 
+mod clock;
+pub mod config;
+pub mod delivery;
 pub mod export;
+pub mod flows;
 pub mod import;
+pub mod metrics;
+pub mod runner;
+pub mod scheduler;
+pub mod service;
+
+pub use clock::now_ms;
+pub use config::Config;
+pub use service::{Engine, EngineError};

@@ -1,2 +1,10 @@
 //! Emulators of target systems (Calabrio RTA, Wfm.Api, historical file drops…) used by tests and by
-//! `wfm-bridge demo`. Filled by the target issues.
+//! `wfm-bridge demo`.
+//!
+//! Each emulator is a real server on a real socket (DESIGN §7: tests talk to real things over
+//! loopback), records what it received, and can be told to misbehave the way real systems do:
+//! reject credentials, fail, throttle, refuse a message, answer slowly.
+//!
+//! - [`http_sink`]: accepts POSTs on any path, the counterpart of the generic `http` target.
+
+pub mod http_sink;

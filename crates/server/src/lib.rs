@@ -1,2 +1,90 @@
-//! The axum HTTP server: ingest API, admin API, web console, metrics and health. Filled by the engine,
-//! real-time and admin issues.
+//! The HTTP server of wfm-bridge: health, readiness and Prometheus metrics for now; the ingest API,
+//! admin API and console join later.
+//!
+//! - `GET /healthz`: the process is up (200).
+//! - `GET /readyz`: the store answers within two seconds (200), else 503 with the reason.
+//! - `GET /metrics`: the engine's metrics in the Prometheus text format.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use wfm_engine::metrics::Metrics;
+use wfm_store::Store;
+
+/// How long `/readyz` waits for the store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The engine's metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The routes of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in progress.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    match tokio::time::timeout(READY_TIMEOUT, state.store.tenants()).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n".to_string()),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {} fails: {e}\n", state.store.describe()),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: {} did not answer within {READY_TIMEOUT:?}\n",
+                state.store.describe()
+            ),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.outbox_depth().await {
+        Ok(depth) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            state.metrics.render(&depth, wfm_engine::now_ms()),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("cannot read the outbox depth: {e}\n"),
+        ),
+    }
+}

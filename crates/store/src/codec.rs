@@ -124,6 +124,36 @@ pub(crate) fn key_values(key: &NaturalKey) -> Vec<Value<'_>> {
     }
 }
 
+/// The parameters a change-feed query binds for `after`'s key: its columns after `tenant`
+/// (owned, to move to another thread), or `None` for a cursor without a key. A key of another
+/// kind, or of another tenant, is refused: it is not a position in this feed.
+pub(crate) fn change_key_params(
+    kind: RecordKind,
+    tenant: &str,
+    after: &crate::ChangeCursor,
+) -> Result<Option<Vec<Value<'static>>>, crate::StoreError> {
+    let Some(key) = &after.key else {
+        return Ok(None);
+    };
+    let mut values = key_values(key).into_iter();
+    let same_tenant = matches!(values.next(), Some(Value::Text(Some(t))) if t == tenant);
+    if !key_matches(kind, key) || !same_tenant {
+        return Err(crate::StoreError::KeyMismatch {
+            kind,
+            key: key.clone(),
+        });
+    }
+    Ok(Some(
+        values
+            .map(|v| match v {
+                Value::Text(t) => Value::Text(t.map(|t| Cow::Owned(t.into_owned()))),
+                Value::Int(i) => Value::Int(i),
+                Value::Bool(b) => Value::Bool(b),
+            })
+            .collect(),
+    ))
+}
+
 /// Whether `key` is a key of `kind`.
 pub(crate) fn key_matches(kind: RecordKind, key: &NaturalKey) -> bool {
     matches!(
@@ -142,6 +172,8 @@ pub(crate) trait Columns {
     fn text(&self, i: usize) -> Result<Option<String>, String>;
     fn int(&self, i: usize) -> Result<Option<i64>, String>;
     fn boolean(&self, i: usize) -> Result<Option<bool>, String>;
+    /// A BLOB (SQLite) or BYTEA (PostgreSQL) column: outbox payloads.
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, String>;
 }
 
 /// Why a stored row could not be decoded: its key in words and the problem.
@@ -359,6 +391,9 @@ mod tests {
                 Value::Bool(b) => Ok(Some(*b)),
                 other => Err(format!("{other:?} is not a boolean")),
             }
+        }
+        fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, String> {
+            Err(format!("{:?} is not bytes", self.0[i]))
         }
     }
 

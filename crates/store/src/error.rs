@@ -105,7 +105,8 @@ pub enum StoreError {
         problem: String,
     },
 
-    /// [`crate::Store::read_page`] was given an `after` key of another kind.
+    /// [`crate::Store::read_page`] was given an `after` key of another kind, or
+    /// [`crate::Store::changes`] a cursor whose key is of another kind or another tenant.
     #[error("reading {kind}: the `after` key {key:?} is not a key of {kind}")]
     KeyMismatch {
         /// The kind being read.
@@ -140,6 +141,23 @@ pub enum StoreError {
         context: String,
         /// The join error.
         message: String,
+    },
+
+    /// A run's lease cannot be renewed (or the run ended) because the run is not running: its
+    /// lease ran out and it was ended as abandoned, or there is no such run. The process must
+    /// stop its work: another run may hold the flow now.
+    #[error(
+        "{store}: run {id} is {status}, not running: its lease ran out before it was renewed, \
+         or it has ended; stop this run's work (another run may hold the flow), and renew leases \
+         more often than they last"
+    )]
+    RunNotRunning {
+        /// The store's description.
+        store: String,
+        /// The run.
+        id: i64,
+        /// Its state (`abandoned`, `succeeded`, …), or `missing`.
+        status: String,
     },
 }
 

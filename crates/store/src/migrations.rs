@@ -18,6 +18,7 @@ pub(crate) struct Migration {
 }
 
 const CANONICAL: &str = include_str!("../migrations/0001_canonical.sql");
+const CHANGE_FEED: &str = include_str!("../migrations/0003_change_feed_outbox_leases.sql");
 
 /// Every migration, in version order.
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -33,6 +34,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sqlite: &[include_str!("../migrations/sqlite/0002_runs_outbox.sql")],
         postgres: &[include_str!("../migrations/postgres/0002_runs_outbox.sql")],
+    },
+    Migration {
+        version: 3,
+        // SQLite numbers its write transactions from a counter row; PostgreSQL needs none, it
+        // stamps rows with transaction ids (see the comments in the files).
+        sqlite: &[
+            CHANGE_FEED,
+            include_str!("../migrations/sqlite/0003_change_counter.sql"),
+        ],
+        postgres: &[CHANGE_FEED],
     },
 ];
 

@@ -6,6 +6,16 @@
 //! FROM …`, with one array parameter per column, instead of one round trip per row; the rows it
 //! reports affected are the ones written. A [`StoreTx`] holds one pooled connection between
 //! `BEGIN` and `COMMIT`/`ROLLBACK`. TLS is not supported yet (connections use `NoTls`).
+//!
+//! Change feed: rows are stamped with the id of the transaction that wrote them
+//! (`pg_current_xact_id()`, see [`schema::PG_CHANGE_SEQ`]). Transactions commit in any order, so a
+//! row with a small id can become visible after rows with larger ones; [`Store::changes`] therefore
+//! returns only rows below [`HORIZON`], the oldest transaction of this database still in progress
+//! when the statement's snapshot was taken. Every transaction below it has ended, so no row can
+//! appear there any more, and a cursor handed out never has a later commit sort before it. The
+//! engine's tables (cursors, outbox, runs) are in the `engine` submodule.
+
+mod engine;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -24,9 +34,14 @@ use wfm_model::{Agent, Record, RecordKind, Tenant};
 use crate::codec::{self, Columns, Value};
 use crate::error::{StoreError, postgres as pg_err};
 use crate::migrations::{self, CREATE_SCHEMA_MIGRATIONS, MIGRATIONS};
-use crate::schema::{self, AGENT_SKILLS, AGENTS, COUNTED, Dialect, SKILLS, TEAMS, Table, Ty};
+use crate::schema::{
+    self, AGENT_SKILLS, AGENTS, COUNTED, Dialect, PG_CHANGE_SEQ, SKILLS, TEAMS, Table, Ty,
+};
 use crate::url::describe_postgres;
-use crate::{NaturalKey, Store, StoreTx, TableCounts, WriteCounts};
+use crate::{
+    Change, ChangeCursor, NaturalKey, NewMessage, OutboxDepth, OutboxFilter, OutboxMessage, Run,
+    RunEnd, Store, StoreTx, TableCounts, WriteCounts,
+};
 
 /// Connections the pool keeps at most.
 const POOL_SIZE: usize = 8;
@@ -43,6 +58,29 @@ const SKILLS_OF: &str = "SELECT s.tenant, s.agent, s.skill FROM agent_skills s \
 const CLEAR_SKILLS_OF: &str = "DELETE FROM agent_skills s \
      USING UNNEST($1::text[], $2::text[]) AS u (tenant, agent) \
      WHERE s.tenant = u.tenant AND s.agent = u.agent";
+
+/// The change-feed horizon: rows with a `change_seq` below it are all committed and visible to the
+/// statement, and no row can be stamped below it any more.
+///
+/// It is the statement snapshot's oldest in-progress transaction id, `pg_snapshot_xmin`, except
+/// that transactions running in *other* databases of the cluster are passed over: they cannot
+/// write these tables, and a long one (another application's, or a parallel test's) would
+/// otherwise hold this database's feeds back for as long as it runs. A transaction counts as
+/// another database's only while `pg_stat_activity` shows it running there; one that has ended
+/// meanwhile, a prepared transaction, or one hidden from this user counts as ours, which can only
+/// hold the horizon lower (never skip a row). With no transaction of ours in progress, the horizon
+/// is the snapshot's `xmax`: every id below it has ended. `pg_current_snapshot()` is the
+/// statement's own snapshot, the one its rows are read with.
+const HORIZON: &str = "SELECT coalesce(\
+     (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x \
+      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+      WHERE a.backend_xid = x::xid AND a.datname <> current_database())), \
+     pg_snapshot_xmax(pg_current_snapshot())::text::bigint)";
+
+/// Stamps agents whose skills changed (their rows may not have), for the change feed.
+const RESTAMP_AGENTS: &str = "UPDATE agents a SET changed_at = $3, change_seq = {seq} \
+     FROM UNNEST($1::text[], $2::text[]) AS u (tenant, agent) \
+     WHERE a.tenant = u.tenant AND a.agent = u.agent";
 
 /// The store on PostgreSQL.
 pub(crate) struct PostgresStore {
@@ -174,6 +212,9 @@ impl Columns for PgRow<'_> {
     fn boolean(&self, i: usize) -> Result<Option<bool>, String> {
         self.0.try_get(i).map_err(|e| e.to_string())
     }
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, String> {
+        self.0.try_get(i).map_err(|e| e.to_string())
+    }
 }
 
 /// A statement parameter owned by the caller (`after` keys, tenant, limit).
@@ -266,10 +307,6 @@ impl Store for PostgresStore {
         let client = self.client(&context).await?;
         let table = schema::table_of(kind);
         let sql = table.select_page(Dialect::Postgres, tenant.is_some(), after.is_some());
-        let stmt = client
-            .prepare_cached(&sql)
-            .await
-            .map_err(pg_err(&context))?;
         let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(5);
         if let Some(tenant) = tenant {
             params.push(Box::new(tenant.to_string()));
@@ -278,39 +315,191 @@ impl Store for PostgresStore {
             params.extend(codec::key_values(key).into_iter().map(owned_param));
         }
         params.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-        let rows = client.query(&stmt, &refs).await.map_err(pg_err(&context))?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let record = codec::decode(table, &PgRow(row)).map_err(|e| StoreError::Corrupt {
-                store: self.describe.clone(),
-                table: table.name,
-                key: e.key,
-                problem: e.problem,
-            })?;
-            records.push(record);
+        let rows = query_records(&client, &self.describe, &context, kind, &sql, &params, 0).await?;
+        Ok(rows.into_iter().map(|(record, _)| record).collect())
+    }
+
+    async fn changes(
+        &self,
+        kind: RecordKind,
+        tenant: &str,
+        after: &ChangeCursor,
+        limit: usize,
+    ) -> Result<Vec<Change>, StoreError> {
+        let key_params = codec::change_key_params(kind, tenant, after)?;
+        if limit == 0 {
+            return Ok(Vec::new());
         }
-        if kind == RecordKind::Agents && !records.is_empty() {
-            let agents: Vec<&Agent> = records
-                .iter()
-                .filter_map(|r| match r {
-                    Record::Agent(a) => Some(a),
-                    _ => None,
+        let context = format!("reading changes of {kind} from {}", self.describe);
+        let client = self.client(&context).await?;
+        let table = schema::table_of(kind);
+        let sql = table.select_changes(Dialect::Postgres, key_params.is_some(), Some(HORIZON));
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::with_capacity(6);
+        params.push(Box::new(tenant.to_string()));
+        params.push(Box::new(after.seq));
+        params.extend(key_params.into_iter().flatten().map(owned_param));
+        params.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let rows = query_records(&client, &self.describe, &context, kind, &sql, &params, 2).await?;
+        rows.into_iter()
+            .map(|(record, stamps)| {
+                let [changed_at, seq] = stamps[..] else {
+                    unreachable!("two stamp columns were asked for")
+                };
+                Ok(Change {
+                    cursor: ChangeCursor {
+                        seq,
+                        key: Some(NaturalKey::of(&record)),
+                    },
+                    changed_at,
+                    record,
                 })
-                .collect();
-            let mut skills = skills_of(&client, &agents)
-                .await
-                .map_err(pg_err(&context))?;
-            for record in &mut records {
-                if let Record::Agent(agent) = record {
-                    let key = (agent.tenant.clone(), agent.agent.clone());
-                    agent.skills = skills.remove(&key).unwrap_or_default();
-                }
+            })
+            .collect()
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let context = format!("reading cursor {name:?} from {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::cursor(&client, &context, name).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let context = format!("claiming outbox messages on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::claim_due(&client, &self.describe, &context, now, lease_ms, limit).await
+    }
+
+    async fn mark_sent(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        let context = format!("marking outbox message {id} sent on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::mark_sent(&client, &context, id, at).await
+    }
+
+    async fn mark_retry(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<(), StoreError> {
+        let context = format!(
+            "recording a failed attempt of outbox message {id} on {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        engine::mark_retry(&client, &context, id, next_attempt_at, error, count_attempt).await
+    }
+
+    async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        let context = format!("marking outbox message {id} dead on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::mark_dead(&client, &context, id, error).await
+    }
+
+    async fn retry_dead(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let context = format!("retrying dead outbox message {id} on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::retry_dead(&client, &context, id, now).await
+    }
+
+    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxMessage>, StoreError> {
+        let context = format!("listing the outbox of {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::outbox(&client, &self.describe, &context, filter).await
+    }
+
+    async fn outbox_depth(&self) -> Result<Vec<OutboxDepth>, StoreError> {
+        let context = format!("counting the outbox of {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::outbox_depth(&client, &self.describe, &context).await
+    }
+
+    async fn try_start_run(
+        &self,
+        flow: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let context = format!("starting a run of flow {flow:?} on {}", self.describe);
+        let mut client = self.client(&context).await?;
+        engine::try_start_run(&mut client, &context, flow, now, lease_ms).await
+    }
+
+    async fn renew_run(&self, id: i64, until: i64) -> Result<(), StoreError> {
+        let context = format!("renewing the lease of run {id} on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::renew_run(&client, &self.describe, &context, id, until).await
+    }
+
+    async fn finish_run(&self, id: i64, end: &RunEnd) -> Result<(), StoreError> {
+        let context = format!("ending run {id} on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::finish_run(&client, &self.describe, &context, id, end).await
+    }
+
+    async fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let context = format!("listing runs on {}", self.describe);
+        let client = self.client(&context).await?;
+        engine::runs(&client, &self.describe, &context, flow, limit).await
+    }
+}
+
+/// Runs a query whose rows are records of `kind` ([`Table::column_list`]) followed by `extra`
+/// bigint columns; returns each record, agents with their skills, and its extras.
+async fn query_records(
+    client: &Object,
+    store: &str,
+    context: &str,
+    kind: RecordKind,
+    sql: &str,
+    params: &[Box<dyn ToSql + Sync + Send>],
+    extra: usize,
+) -> Result<Vec<(Record, Vec<i64>)>, StoreError> {
+    let table = schema::table_of(kind);
+    let stmt = client.prepare_cached(sql).await.map_err(pg_err(context))?;
+    let refs: Vec<&(dyn ToSql + Sync)> =
+        params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+    let rows = client.query(&stmt, &refs).await.map_err(pg_err(context))?;
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let corrupt = |key: String, problem: String| StoreError::Corrupt {
+            store: store.to_string(),
+            table: table.name,
+            key,
+            problem,
+        };
+        let record = codec::decode(table, &PgRow(row)).map_err(|e| corrupt(e.key, e.problem))?;
+        let extras = (table.width()..table.width() + extra)
+            .map(|i| row.try_get(i))
+            .collect::<Result<Vec<i64>, _>>()
+            .map_err(|e| corrupt(record.describe_key(), e.to_string()))?;
+        records.push((record, extras));
+    }
+    if kind == RecordKind::Agents && !records.is_empty() {
+        let agents: Vec<&Agent> = records
+            .iter()
+            .filter_map(|(r, _)| match r {
+                Record::Agent(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        let mut skills = skills_of(client, &agents).await.map_err(pg_err(context))?;
+        for (record, _) in &mut records {
+            if let Record::Agent(agent) = record {
+                let key = (agent.tenant.clone(), agent.agent.clone());
+                agent.skills = skills.remove(&key).unwrap_or_default();
             }
         }
-        Ok(records)
     }
+    Ok(records)
 }
 
 /// The skills of `agents` as stored, in their order, by `(tenant, agent)`.
@@ -345,6 +534,26 @@ impl PostgresTx {
         self.client.as_ref().ok_or_else(|| StoreError::TxLost {
             context: format!("{what} on {}", self.describe),
         })
+    }
+
+    /// The connection for a statement, unless an earlier one failed (PostgreSQL has then aborted
+    /// the transaction, and the first error is the one worth reporting).
+    fn usable(&self, what: &str) -> Result<&Object, StoreError> {
+        if let Some(first_error) = &self.failed {
+            return Err(StoreError::Aborted {
+                store: self.describe.clone(),
+                first_error: first_error.clone(),
+            });
+        }
+        self.client(what)
+    }
+
+    /// Remembers a failed statement: the transaction can only be rolled back now.
+    fn note<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
     }
 
     async fn finish(mut self: Box<Self>, sql: &'static str) -> Result<(), StoreError> {
@@ -421,6 +630,46 @@ impl StoreTx for PostgresTx {
                 Err(e)
             }
         }
+    }
+
+    async fn set_cursor(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        let what = format!("setting cursor {name:?}");
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => {
+                engine::set_cursor(client, &context, name, value, migrations::now_ms()).await
+            }
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn enqueue(&mut self, messages: Vec<NewMessage>, now: i64) -> Result<u64, StoreError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("adding {} messages to the outbox", messages.len());
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => engine::enqueue(client, &context, &messages, now).await,
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn supersede(
+        &mut self,
+        flow: &str,
+        key: Option<&str>,
+        before_id: i64,
+    ) -> Result<u64, StoreError> {
+        let what = format!("superseding pending messages of flow {flow:?}");
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => engine::supersede(client, &context, flow, key, before_id).await,
+            Err(e) => return Err(e),
+        };
+        self.note(result)
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
@@ -613,7 +862,8 @@ async fn write_agents(
     }
     let sql = format!("{} RETURNING tenant, agent", AGENTS.postgres_upsert());
     let stmt = client.prepare_cached(&sql).await?;
-    let params: Vec<&(dyn ToSql + Sync)> = columns.iter().map(Column::param).collect();
+    let mut params: Vec<&(dyn ToSql + Sync)> = columns.iter().map(Column::param).collect();
+    params.push(&now);
     let mut changed: HashSet<(String, String)> = HashSet::new();
     for row in client.query(&stmt, &params).await? {
         changed.insert((row.try_get(0)?, row.try_get(1)?));
@@ -664,6 +914,10 @@ async fn write_agents(
             }
             execute_upsert(client, &AGENT_SKILLS, &columns, now).await?;
         }
+        // New skills are a change of the agent, to the feed as well: stamp its row.
+        let restamp = RESTAMP_AGENTS.replace("{seq}", PG_CHANGE_SEQ);
+        let stmt = client.prepare_cached(&restamp).await?;
+        client.execute(&stmt, &[&tenants, &ids, &now]).await?;
     }
 
     let relinked: HashSet<(&str, &str)> = differing

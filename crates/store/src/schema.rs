@@ -27,15 +27,17 @@ impl Ty {
     }
 }
 
-/// One table of records: its natural key, its other columns, and whether it has `changed_at`.
+/// One table of records: its natural key, its other columns, and whether it is stamped.
 #[derive(Debug)]
 pub(crate) struct Table {
     pub name: &'static str,
     /// The primary key, in key order (the order pages are read in).
     pub key: &'static [(&'static str, Ty)],
-    /// The other columns, excluding `changed_at`.
+    /// The other columns, excluding `changed_at` and `change_seq`.
     pub values: &'static [(&'static str, Ty)],
-    /// Has a `changed_at` column, stamped when a row is inserted or actually changed.
+    /// Has `changed_at` (wall-clock ms) and `change_seq` (writing transaction, migration 3)
+    /// columns, both stamped when a row is inserted or actually changed: the record tables, whose
+    /// changes flows follow. The derived tables (teams, skills, agent_skills) are not stamped.
     pub stamped: bool,
 }
 
@@ -50,7 +52,7 @@ pub(crate) const TENANTS: Table = Table {
         ("interval_minutes", Int),
         ("admin_reasons", Text),
     ],
-    stamped: false,
+    stamped: true,
 };
 
 pub(crate) const QUEUES: Table = Table {
@@ -61,7 +63,7 @@ pub(crate) const QUEUES: Table = Table {
         ("sl_seconds", Int),
         ("short_abandon_seconds", Int),
     ],
-    stamped: false,
+    stamped: true,
 };
 
 pub(crate) const AGENTS: Table = Table {
@@ -74,7 +76,7 @@ pub(crate) const AGENTS: Table = Table {
         ("team", Text),
         ("active", Bool),
     ],
-    stamped: false,
+    stamped: true,
 };
 
 pub(crate) const SEGMENTS: Table = Table {
@@ -152,6 +154,10 @@ pub(crate) fn table_of(kind: RecordKind) -> &'static Table {
     }
 }
 
+/// The `change_seq` PostgreSQL stamps: the writing transaction's id (`xid8`, 64 bits, never
+/// wrapping), as a bigint. An uncorrelated subquery, so it is evaluated once per statement.
+pub(crate) const PG_CHANGE_SEQ: &str = "(SELECT pg_current_xact_id()::text::bigint)";
+
 /// How a backend writes the n-th (1-based) statement parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -215,10 +221,9 @@ impl Table {
             .values
             .iter()
             .map(|(c, _)| format!("{c} = excluded.{c}"))
-            .chain(
-                self.stamped
-                    .then(|| "changed_at = excluded.changed_at".to_string()),
-            )
+            .chain(self.stamped.then(|| {
+                "changed_at = excluded.changed_at, change_seq = excluded.change_seq".to_string()
+            }))
             .collect();
         let differs: Vec<String> = self
             .values
@@ -237,14 +242,15 @@ impl Table {
     fn insert_columns(&self) -> String {
         let mut list = self.column_list();
         if self.stamped {
-            list.push_str(", changed_at");
+            list.push_str(", changed_at, change_seq");
         }
         list
     }
 
-    /// SQLite upsert of one row: parameters are the columns in row order, then `changed_at`.
+    /// SQLite upsert of one row: parameters are the columns in row order, then `changed_at` and
+    /// `change_seq` (the transaction's number from `change_counter`).
     pub fn sqlite_upsert(&self) -> String {
-        let n = self.width() + usize::from(self.stamped);
+        let n = self.width() + if self.stamped { 2 } else { 0 };
         let params: Vec<String> = (1..=n).map(|i| Dialect::Sqlite.param(i)).collect();
         format!(
             "INSERT INTO {} ({}) VALUES ({}) {}",
@@ -256,8 +262,9 @@ impl Table {
     }
 
     /// PostgreSQL upsert of a batch: one array parameter per column in row order, then
-    /// `changed_at` as a scalar. The batch must not hold one key twice (PostgreSQL refuses to
-    /// update a row twice in one statement).
+    /// `changed_at` as a scalar; `change_seq` is the writing transaction's id ([`PG_CHANGE_SEQ`]).
+    /// The batch must not hold one key twice (PostgreSQL refuses to update a row twice in one
+    /// statement).
     pub fn postgres_upsert(&self) -> String {
         let arrays: Vec<String> = self
             .columns()
@@ -265,7 +272,7 @@ impl Table {
             .map(|(i, (_, ty))| format!("${}::{}", i + 1, ty.postgres_array()))
             .collect();
         let stamp = if self.stamped {
-            format!(", ${}::bigint", self.width() + 1)
+            format!(", ${}::bigint, {PG_CHANGE_SEQ}", self.width() + 1)
         } else {
             String::new()
         };
@@ -308,6 +315,59 @@ impl Table {
         )
     }
 
+    /// One page of a tenant's change feed, in (`change_seq`, natural key) order: the record's
+    /// columns, then `changed_at` and `change_seq`. Parameters: the tenant, the cursor's sequence,
+    /// the cursor key's columns after `tenant` (when `after_key`), then the limit.
+    ///
+    /// A cursor without a key sorts before every row of its sequence (`change_seq >= seq`); with
+    /// a key, rows strictly after it. The tenant is fixed, so ordering by the key columns after it
+    /// is natural-key order, and the `*_by_change` indexes (tenant, change_seq, key…) serve both
+    /// the condition and the order. `horizon`, when given, is an expression rows must stay below
+    /// (PostgreSQL's oldest running transaction).
+    pub fn select_changes(
+        &self,
+        dialect: Dialect,
+        after_key: bool,
+        horizon: Option<&str>,
+    ) -> String {
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            dialect.param(n)
+        };
+        // The tenants table's key is the tenant alone; every other key begins with it.
+        let rest = &self.key[1..];
+        let mut conditions = vec![format!("tenant = {}", next())];
+        let seq = next();
+        conditions.push(if !after_key {
+            format!("change_seq >= {seq}")
+        } else if rest.is_empty() {
+            format!("change_seq > {seq}")
+        } else {
+            let params: Vec<String> = rest.iter().map(|_| next()).collect();
+            format!(
+                "(change_seq, {}) > ({seq}, {})",
+                Table::names(rest),
+                params.join(", ")
+            )
+        });
+        if let Some(horizon) = horizon {
+            conditions.push(format!("change_seq < ({horizon})"));
+        }
+        let mut order = "change_seq".to_string();
+        if !rest.is_empty() {
+            order.push_str(", ");
+            order.push_str(&Table::names(rest));
+        }
+        format!(
+            "SELECT {}, changed_at, change_seq FROM {} WHERE {} ORDER BY {order} LIMIT {}",
+            self.column_list(),
+            self.name,
+            conditions.join(" AND "),
+            next()
+        )
+    }
+
     /// `SELECT count(*) FROM table [WHERE tenant = <param 1>]`.
     pub fn count(&self, dialect: Dialect, tenant: bool) -> String {
         if tenant {
@@ -330,10 +390,11 @@ mod tests {
     fn sqlite_upsert_updates_only_what_differs() {
         assert_eq!(
             STATES.sqlite_upsert(),
-            "INSERT INTO states (tenant, agent, at, state, reason, source_code, changed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant, agent, at) DO UPDATE SET \
-             state = excluded.state, reason = excluded.reason, source_code = excluded.source_code, \
-             changed_at = excluded.changed_at WHERE states.state IS DISTINCT FROM excluded.state \
+            "INSERT INTO states (tenant, agent, at, state, reason, source_code, changed_at, \
+             change_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tenant, agent, at) \
+             DO UPDATE SET state = excluded.state, reason = excluded.reason, \
+             source_code = excluded.source_code, changed_at = excluded.changed_at, \
+             change_seq = excluded.change_seq WHERE states.state IS DISTINCT FROM excluded.state \
              OR states.reason IS DISTINCT FROM excluded.reason \
              OR states.source_code IS DISTINCT FROM excluded.source_code"
         );
@@ -347,18 +408,49 @@ mod tests {
     fn postgres_upsert_unnests_arrays() {
         assert_eq!(
             QUEUES.postgres_upsert(),
-            "INSERT INTO queues (tenant, queue, name, sl_seconds, short_abandon_seconds) \
-             SELECT u.* FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u \
+            "INSERT INTO queues (tenant, queue, name, sl_seconds, short_abandon_seconds, \
+             changed_at, change_seq) \
+             SELECT u.*, $6::bigint, (SELECT pg_current_xact_id()::text::bigint) \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u \
              ON CONFLICT (tenant, queue) DO UPDATE SET name = excluded.name, \
-             sl_seconds = excluded.sl_seconds, short_abandon_seconds = excluded.short_abandon_seconds \
+             sl_seconds = excluded.sl_seconds, short_abandon_seconds = excluded.short_abandon_seconds, \
+             changed_at = excluded.changed_at, change_seq = excluded.change_seq \
              WHERE queues.name IS DISTINCT FROM excluded.name \
              OR queues.sl_seconds IS DISTINCT FROM excluded.sl_seconds \
              OR queues.short_abandon_seconds IS DISTINCT FROM excluded.short_abandon_seconds"
         );
-        assert!(
-            SEGMENTS
-                .postgres_upsert()
-                .contains("SELECT u.*, $17::bigint FROM UNNEST($1::text[]")
+        assert!(SEGMENTS.postgres_upsert().contains(
+            "SELECT u.*, $17::bigint, (SELECT pg_current_xact_id()::text::bigint) \
+             FROM UNNEST($1::text[]"
+        ));
+        // Derived tables are not stamped.
+        assert!(TEAMS.postgres_upsert().starts_with(
+            "INSERT INTO teams (tenant, team, name) SELECT u.* FROM UNNEST($1::text[], $2::text[], \
+             $3::text[]) AS u"
+        ));
+    }
+
+    #[test]
+    fn change_feeds_are_keyset_on_sequence_then_key() {
+        assert_eq!(
+            STATES.select_changes(Dialect::Sqlite, true, None),
+            "SELECT tenant, agent, at, state, reason, source_code, changed_at, change_seq \
+             FROM states WHERE tenant = ?1 AND (change_seq, agent, at) > (?2, ?3, ?4) \
+             ORDER BY change_seq, agent, at LIMIT ?5"
+        );
+        // A cursor without a key is before every row of its sequence.
+        assert_eq!(
+            QUEUES.select_changes(Dialect::Postgres, false, Some("SELECT 7")),
+            "SELECT tenant, queue, name, sl_seconds, short_abandon_seconds, changed_at, change_seq \
+             FROM queues WHERE tenant = $1 AND change_seq >= $2 AND change_seq < (SELECT 7) \
+             ORDER BY change_seq, queue LIMIT $3"
+        );
+        // The tenants table's key is the tenant alone: after a key, the next sequence.
+        assert_eq!(
+            TENANTS.select_changes(Dialect::Sqlite, true, None),
+            "SELECT tenant, name, time_zone, interval_minutes, admin_reasons, changed_at, \
+             change_seq FROM tenants WHERE tenant = ?1 AND change_seq > ?2 \
+             ORDER BY change_seq LIMIT ?3"
         );
     }
 

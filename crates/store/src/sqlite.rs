@@ -17,6 +17,15 @@
 //!
 //! Writes are one execution of a cached prepared statement per record, an upsert that only
 //! touches a row whose columns differ (see [`crate::schema`]), so a re-import changes nothing.
+//!
+//! Change feed: the first record write of a transaction takes the next number from
+//! `change_counter` and stamps it as `change_seq` on every row the transaction inserts or changes.
+//! A transaction holds the write lock from `BEGIN IMMEDIATE` to its end, so transactions take
+//! their numbers in the order they commit, and a reader (who sees only committed rows, WAL) can
+//! never have read past a number that a later commit still uses. The engine's tables (cursors,
+//! outbox, runs) are in the `engine` submodule.
+
+mod engine;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -32,7 +41,10 @@ use crate::error::{StoreError, sqlite as sqlite_err};
 use crate::migrations::{self, CREATE_SCHEMA_MIGRATIONS, MIGRATIONS};
 use crate::schema::{self, AGENT_SKILLS, COUNTED, Dialect, SKILLS, TEAMS};
 use crate::url::{SqliteLocation, describe_sqlite};
-use crate::{NaturalKey, Store, StoreTx, TableCounts, WriteCounts};
+use crate::{
+    Change, ChangeCursor, NaturalKey, NewMessage, OutboxDepth, OutboxFilter, OutboxMessage, Run,
+    RunEnd, Store, StoreTx, TableCounts, WriteCounts,
+};
 
 /// How long a connection waits for another writer before giving up. Imports hold the write lock
 /// for seconds, so this is generous.
@@ -50,7 +62,14 @@ struct WriteSql {
     agent_skill: String,
     agent_skills_of: String,
     clear_agent_skills: String,
+    /// Stamps an agent whose skills changed (its row may not have): parameters tenant, agent,
+    /// changed_at, change_seq.
+    restamp_agent: String,
 }
+
+/// Takes the transaction's change sequence (see the module documentation).
+const NEXT_CHANGE_SEQ: &str =
+    "UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value";
 
 static WRITE_SQL: LazyLock<WriteSql> = LazyLock::new(|| WriteSql {
     upsert: RecordKind::ALL.map(|kind| schema::table_of(kind).sqlite_upsert()),
@@ -61,6 +80,9 @@ static WRITE_SQL: LazyLock<WriteSql> = LazyLock::new(|| WriteSql {
                       ORDER BY ordinal"
         .to_string(),
     clear_agent_skills: "DELETE FROM agent_skills WHERE tenant = ?1 AND agent = ?2".to_string(),
+    restamp_agent: "UPDATE agents SET changed_at = ?3, change_seq = ?4 \
+                    WHERE tenant = ?1 AND agent = ?2"
+        .to_string(),
 });
 
 /// The embedded store.
@@ -157,9 +179,10 @@ impl SqliteStore {
             };
             let mut conn = inner.connect()?;
             // WAL is a property of the file: set once, kept by every later connection.
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-                .map_err(sqlite_err(inner.open_failed()))?;
+            let mode: String = with_busy_retry(|| {
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            })
+            .map_err(sqlite_err(inner.open_failed()))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 // A file system without shared memory (some network mounts) refuses WAL; the
                 // store still works, with readers waiting for writers.
@@ -191,6 +214,26 @@ impl SqliteStore {
             result
         })
         .await
+    }
+}
+
+/// Runs `f` again while SQLite answers "database is locked", up to [`BUSY_TIMEOUT`].
+///
+/// For changing the journal mode: SQLite does not call the busy handler there, so a process
+/// opening a store while another one is creating or migrating it (processes starting together)
+/// would otherwise fail at once instead of waiting its turn as every other statement does.
+fn with_busy_retry<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -313,6 +356,9 @@ impl Columns for SqliteRow<'_, '_> {
     fn boolean(&self, i: usize) -> Result<Option<bool>, String> {
         self.0.get(i).map_err(|e| e.to_string())
     }
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, String> {
+        self.0.get(i).map_err(|e| e.to_string())
+    }
 }
 
 #[async_trait]
@@ -346,6 +392,7 @@ impl Store for SqliteStore {
             inner: self.inner.clone(),
             conn: Some(conn),
             failed: None,
+            change_seq: None,
         }))
     }
 
@@ -399,6 +446,183 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn changes(
+        &self,
+        kind: RecordKind,
+        tenant: &str,
+        after: &ChangeCursor,
+        limit: usize,
+    ) -> Result<Vec<Change>, StoreError> {
+        let key_params = codec::change_key_params(kind, tenant, after)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let table = schema::table_of(kind);
+        let sql = table.select_changes(Dialect::Sqlite, key_params.is_some(), None);
+        let tenant = tenant.to_string();
+        let seq = after.seq;
+        let context = format!("reading changes of {kind} from {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            let mut params: Vec<Value<'_>> = vec![
+                Value::Text(Some(tenant.as_str().into())),
+                Value::Int(Some(seq)),
+            ];
+            params.extend(key_params.into_iter().flatten());
+            params.push(Value::Int(Some(i64::try_from(limit).unwrap_or(i64::MAX))));
+            let rows = query_records(conn, store, &context, kind, &sql, &params, 2)?;
+            rows.into_iter()
+                .map(|(record, stamps)| {
+                    let [changed_at, seq] = stamps[..] else {
+                        unreachable!("two stamp columns were asked for")
+                    };
+                    Ok(Change {
+                        cursor: ChangeCursor {
+                            seq,
+                            key: Some(NaturalKey::of(&record)),
+                        },
+                        changed_at,
+                        record,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        let context = format!("reading cursor {name:?} from {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, _| {
+            engine::cursor(conn, &context, &name)
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let context = format!("claiming outbox messages on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            engine::claim_due(conn, store, &context, now, lease_ms, limit)
+        })
+        .await
+    }
+
+    async fn mark_sent(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        let context = format!(
+            "marking outbox message {id} sent on {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            engine::mark_sent(conn, &context, id, at)
+        })
+        .await
+    }
+
+    async fn mark_retry(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+        count_attempt: bool,
+    ) -> Result<(), StoreError> {
+        let error = error.to_string();
+        let context = format!(
+            "recording a failed attempt of outbox message {id} on {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            engine::mark_retry(conn, &context, id, next_attempt_at, &error, count_attempt)
+        })
+        .await
+    }
+
+    async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        let error = error.to_string();
+        let context = format!(
+            "marking outbox message {id} dead on {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            engine::mark_dead(conn, &context, id, &error)
+        })
+        .await
+    }
+
+    async fn retry_dead(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let context = format!(
+            "retrying dead outbox message {id} on {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            engine::retry_dead(conn, &context, id, now)
+        })
+        .await
+    }
+
+    async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxMessage>, StoreError> {
+        let filter = filter.clone();
+        let context = format!("listing the outbox of {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            engine::outbox(conn, store, &context, &filter)
+        })
+        .await
+    }
+
+    async fn outbox_depth(&self) -> Result<Vec<OutboxDepth>, StoreError> {
+        let context = format!("counting the outbox of {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            engine::outbox_depth(conn, store, &context)
+        })
+        .await
+    }
+
+    async fn try_start_run(
+        &self,
+        flow: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let flow = flow.to_string();
+        let context = format!("starting a run of flow {flow:?} on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, _| {
+            engine::try_start_run(conn, &context, &flow, now, lease_ms)
+        })
+        .await
+    }
+
+    async fn renew_run(&self, id: i64, until: i64) -> Result<(), StoreError> {
+        let context = format!("renewing the lease of run {id} on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            engine::renew_run(conn, store, &context, id, until)
+        })
+        .await
+    }
+
+    async fn finish_run(&self, id: i64, end: &RunEnd) -> Result<(), StoreError> {
+        let end = end.clone();
+        let context = format!("ending run {id} on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            engine::finish_run(conn, store, &context, id, &end)
+        })
+        .await
+    }
+
+    async fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let flow = flow.map(str::to_string);
+        let context = format!("listing runs on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            engine::runs(conn, store, &context, flow.as_deref(), limit)
+        })
+        .await
+    }
 }
 
 impl SqliteStore {
@@ -428,7 +652,6 @@ fn read_page(
 ) -> Result<Vec<Record>, StoreError> {
     let table = schema::table_of(kind);
     let sql = table.select_page(Dialect::Sqlite, tenant.is_some(), after.is_some());
-    let mut stmt = conn.prepare_cached(&sql).map_err(sqlite_err(context))?;
     let mut params: Vec<Value<'_>> = Vec::with_capacity(5);
     if let Some(tenant) = tenant {
         params.push(Value::Text(Some(tenant.into())));
@@ -437,24 +660,47 @@ fn read_page(
         params.extend(codec::key_values(key));
     }
     params.push(Value::Int(Some(i64::try_from(limit).unwrap_or(i64::MAX))));
+    let rows = query_records(conn, store, context, kind, &sql, &params, 0)?;
+    Ok(rows.into_iter().map(|(record, _)| record).collect())
+}
+
+/// Runs a query whose rows are records of `kind` ([`schema::Table::column_list`]) followed by
+/// `extra` integer columns; returns each record, agents with their skills, and its extras.
+fn query_records(
+    conn: &Connection,
+    store: &str,
+    context: &str,
+    kind: RecordKind,
+    sql: &str,
+    params: &[Value<'_>],
+    extra: usize,
+) -> Result<Vec<(Record, Vec<i64>)>, StoreError> {
+    let table = schema::table_of(kind);
+    let mut stmt = conn.prepare_cached(sql).map_err(sqlite_err(context))?;
     let mut rows = stmt
         .query(params_from_iter(params.iter()))
         .map_err(sqlite_err(context))?;
     let mut records = Vec::new();
     while let Some(row) = rows.next().map_err(sqlite_err(context))? {
-        let record = codec::decode(table, &SqliteRow(row)).map_err(|e| StoreError::Corrupt {
+        let corrupt = |key: String, problem: String| StoreError::Corrupt {
             store: store.to_string(),
             table: table.name,
-            key: e.key,
-            problem: e.problem,
-        })?;
-        records.push(record);
+            key,
+            problem,
+        };
+        let record =
+            codec::decode(table, &SqliteRow(row)).map_err(|e| corrupt(e.key, e.problem))?;
+        let extras = (table.width()..table.width() + extra)
+            .map(|i| row.get(i))
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .map_err(|e| corrupt(record.describe_key(), e.to_string()))?;
+        records.push((record, extras));
     }
     if kind == RecordKind::Agents {
         let mut skills = conn
             .prepare_cached(&WRITE_SQL.agent_skills_of)
             .map_err(sqlite_err(context))?;
-        for record in &mut records {
+        for (record, _) in &mut records {
             if let Record::Agent(agent) = record {
                 agent.skills = skills
                     .query_map([&agent.tenant, &agent.agent], |r| r.get(0))
@@ -474,9 +720,42 @@ struct SqliteTx {
     /// The error of a failed write: the transaction may hold part of that write, so it can only
     /// be rolled back.
     failed: Option<String>,
+    /// The transaction's change sequence, once its first record write has taken it.
+    change_seq: Option<i64>,
 }
 
 impl SqliteTx {
+    /// Runs `f` with the transaction's connection on a blocking thread. A failure leaves the
+    /// transaction fit only for rollback, as a failed write does.
+    async fn run<T, F>(&mut self, what: &str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T, StoreError> + Send + 'static,
+    {
+        if let Some(first_error) = &self.failed {
+            return Err(StoreError::Aborted {
+                store: self.inner.describe.clone(),
+                first_error: first_error.clone(),
+            });
+        }
+        let conn = self.take(what)?;
+        let store = self.inner.describe.clone();
+        let context = format!("{what} on {store}");
+        let handle = tokio::task::spawn_blocking(move || {
+            let result = f(&conn, &context);
+            (conn, result)
+        });
+        let (conn, result) = handle.await.map_err(|e| StoreError::Worker {
+            context: format!("{what} on {store}"),
+            message: e.to_string(),
+        })?;
+        self.conn = Some(conn);
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
+
     fn take(&mut self, what: &str) -> Result<Connection, StoreError> {
         self.conn.take().ok_or_else(|| StoreError::TxLost {
             context: format!("{what} on {}", self.inner.describe),
@@ -519,8 +798,13 @@ impl StoreTx for SqliteTx {
         let conn = self.take("writing")?;
         let store = self.inner.describe.clone();
         let context = format!("writing to {store}");
+        let change_seq = self.change_seq;
         let handle = tokio::task::spawn_blocking(move || {
-            let result = write_records(&conn, &store, &records);
+            let result = match change_seq {
+                Some(seq) => Ok(seq),
+                None => next_change_seq(&conn, &store),
+            }
+            .and_then(|seq| Ok((seq, write_records(&conn, &store, &records, seq)?)));
             (conn, result)
         });
         let (conn, result) = handle.await.map_err(|e| StoreError::Worker {
@@ -528,10 +812,50 @@ impl StoreTx for SqliteTx {
             message: e.to_string(),
         })?;
         self.conn = Some(conn);
-        if let Err(e) = &result {
-            self.failed = Some(e.to_string());
+        match result {
+            Ok((seq, counts)) => {
+                self.change_seq = Some(seq);
+                Ok(counts)
+            }
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
         }
-        result
+    }
+
+    async fn set_cursor(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        let (name, value) = (name.to_string(), value.to_string());
+        let what = format!("setting cursor {name:?}");
+        self.run(&what, move |conn, context| {
+            engine::set_cursor(conn, context, &name, &value, migrations::now_ms())
+        })
+        .await
+    }
+
+    async fn enqueue(&mut self, messages: Vec<NewMessage>, now: i64) -> Result<u64, StoreError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("adding {} messages to the outbox", messages.len());
+        self.run(&what, move |conn, context| {
+            engine::enqueue(conn, context, &messages, now)
+        })
+        .await
+    }
+
+    async fn supersede(
+        &mut self,
+        flow: &str,
+        key: Option<&str>,
+        before_id: i64,
+    ) -> Result<u64, StoreError> {
+        let (flow, key) = (flow.to_string(), key.map(str::to_string));
+        let what = format!("superseding pending messages of flow {flow:?}");
+        self.run(&what, move |conn, context| {
+            engine::supersede(conn, context, &flow, key.as_deref(), before_id)
+        })
+        .await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
@@ -577,6 +901,7 @@ struct Statements<'c> {
     agent_skill: Option<CachedStatement<'c>>,
     agent_skills_of: Option<CachedStatement<'c>>,
     clear_agent_skills: Option<CachedStatement<'c>>,
+    restamp_agent: Option<CachedStatement<'c>>,
 }
 
 fn prepared<'s, 'c>(
@@ -600,13 +925,24 @@ fn kind_index(kind: RecordKind) -> usize {
     }
 }
 
-/// Upserts `records` in order, inside the caller's transaction.
+/// Takes the next change sequence from `change_counter`, inside the caller's transaction (which
+/// holds the write lock, so numbers are taken in commit order).
+fn next_change_seq(conn: &Connection, store: &str) -> Result<i64, StoreError> {
+    conn.prepare_cached(NEXT_CHANGE_SEQ)
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+        .map_err(sqlite_err(format!("taking a change sequence on {store}")))
+}
+
+/// Upserts `records` in order, inside the caller's transaction, stamping rows that change with
+/// the transaction's change sequence `seq`.
 fn write_records(
     conn: &Connection,
     store: &str,
     records: &[Record],
+    seq: i64,
 ) -> Result<WriteCounts, StoreError> {
-    let now = Value::Int(Some(migrations::now_ms()));
+    let now_ms = migrations::now_ms();
+    let stamps = [Value::Int(Some(now_ms)), Value::Int(Some(seq))];
     let sql = &*WRITE_SQL;
     let mut st = Statements {
         conn,
@@ -616,6 +952,7 @@ fn write_records(
         agent_skill: None,
         agent_skills_of: None,
         clear_agent_skills: None,
+        restamp_agent: None,
     };
     let mut values: Vec<Value<'_>> = Vec::with_capacity(20);
     let mut counts = WriteCounts::default();
@@ -633,13 +970,25 @@ fn write_records(
         let stmt = prepared(conn, &mut st.upsert[i], &sql.upsert[i]).map_err(fail)?;
         values.clear();
         codec::row_values(record, &mut values);
-        let stamped = schema::table_of(kind).stamped.then_some(&now);
+        let stamped: &[Value<'_>] = if schema::table_of(kind).stamped {
+            &stamps
+        } else {
+            &[]
+        };
         let rows = stmt
             .execute(params_from_iter(values.iter().chain(stamped)))
             .map_err(fail)?;
         let mut changed = rows > 0;
-        if let Record::Agent(agent) = record {
-            changed |= write_agent_links(&mut st, sql, agent).map_err(fail)?;
+        if let Record::Agent(agent) = record
+            && write_agent_links(&mut st, sql, agent).map_err(fail)?
+        {
+            // New skills are a change of the agent, to the feed as well: stamp its row.
+            changed = true;
+            prepared(conn, &mut st.restamp_agent, &sql.restamp_agent)
+                .and_then(|stmt| {
+                    stmt.execute(rusqlite::params![agent.tenant, agent.agent, now_ms, seq])
+                })
+                .map_err(fail)?;
         }
         if changed {
             counts.written += 1;
@@ -705,6 +1054,7 @@ mod tests {
                 table.columns().map(|(name, _)| name.to_string()).collect();
             if table.stamped {
                 expected.push("changed_at".to_string());
+                expected.push("change_seq".to_string());
             }
             assert_eq!(columns, expected, "{}", table.name);
         }

@@ -248,7 +248,7 @@ async fn migrations_run_once_and_reopening_is_idempotent(f: Fixture) {
     assert_eq!(store.counts(None).await.unwrap(), TableCounts::default());
     write(&*store, vec![tenant("t1")]).await;
     let applied = f.scalar("SELECT count(*) FROM schema_migrations").await;
-    assert_eq!(applied, 2, "both migrations recorded once");
+    assert_eq!(applied, 3, "every migration recorded once");
     let applied_at = f
         .scalar("SELECT max(applied_at) FROM schema_migrations")
         .await;
@@ -259,7 +259,7 @@ async fn migrations_run_once_and_reopening_is_idempotent(f: Fixture) {
         assert_eq!(store.counts(None).await.unwrap().tenants, 1);
         drop(store);
     }
-    assert_eq!(f.scalar("SELECT count(*) FROM schema_migrations").await, 2);
+    assert_eq!(f.scalar("SELECT count(*) FROM schema_migrations").await, 3);
     assert_eq!(
         f.scalar("SELECT max(applied_at) FROM schema_migrations")
             .await,
@@ -281,7 +281,7 @@ async fn concurrent_opens_migrate_once(f: Fixture) {
     while let Some(opened) = opens.join_next().await {
         opened.unwrap().unwrap();
     }
-    assert_eq!(f.scalar("SELECT count(*) FROM schema_migrations").await, 2);
+    assert_eq!(f.scalar("SELECT count(*) FROM schema_migrations").await, 3);
 }
 
 async fn a_newer_schema_is_refused(f: Fixture) {

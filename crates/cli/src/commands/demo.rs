@@ -7,9 +7,10 @@ use anyhow::Result;
 use clap::Args;
 use wfm_model::RecordKind;
 
+use crate::commands::Context;
 use crate::commands::import::{ImportArgs, describe, import_file};
 use crate::commands::simulate::{SimulateArgs, write_files};
-use crate::output::{Output, count};
+use crate::output::count;
 
 /// Arguments of `demo`.
 #[derive(Debug, Args)]
@@ -30,9 +31,13 @@ pub struct DemoArgs {
 const TENANT: &str = "demo";
 
 /// Runs `demo`.
-pub async fn run(args: DemoArgs, store_url: Option<String>, out: &Output) -> Result<()> {
-    let store_url =
-        store_url.unwrap_or_else(|| format!("sqlite://{}", args.dir.join("demo.db").display()));
+pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
+    let out = &ctx.out;
+    // The demo keeps to its own directory unless a store is named explicitly.
+    let store_url = ctx
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.dir.join("demo.db").display()));
     out.say(format!(
         "1. Simulating a contact center of {} agents for {} days into {}/",
         args.agents,

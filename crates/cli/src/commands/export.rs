@@ -4,9 +4,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
 use wfm_model::RecordKind;
+
+use crate::commands::Context;
 
 /// Arguments of `export`.
 #[derive(Debug, Args)]
@@ -25,9 +27,8 @@ pub struct ExportArgs {
 }
 
 /// Runs `export`.
-pub async fn run(args: ExportArgs, store_url: Option<String>) -> Result<()> {
-    let store_url = store_url.unwrap_or_else(|| crate::DEFAULT_STORE.to_string());
-    let store = wfm_store::open(&store_url).await?;
+pub async fn run(args: ExportArgs, ctx: &Context) -> Result<()> {
+    let store = ctx.open_store(None).await?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,

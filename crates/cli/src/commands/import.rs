@@ -4,12 +4,13 @@ use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use wfm_connectors::sources::files::{FileFormat, FileSource, Mapping, ReadOptions};
 use wfm_engine::import::{ImportOptions, ImportSummary, import, jsonl_rejects};
 use wfm_model::RecordKind;
 
+use crate::commands::Context;
 use crate::output::{Output, count, rate};
 
 /// Arguments of `import`.
@@ -48,9 +49,9 @@ pub struct ImportArgs {
 }
 
 /// Runs `import`.
-pub async fn run(args: ImportArgs, store_url: Option<String>, out: &Output) -> Result<()> {
-    let store_url = store_url.unwrap_or_else(|| crate::DEFAULT_STORE.to_string());
-    let store = wfm_store::open(&store_url).await?;
+pub async fn run(args: ImportArgs, ctx: &Context) -> Result<()> {
+    let out = &ctx.out;
+    let store = ctx.open_store(None).await?;
     let summary = import_file(&*store, &args, out).await?;
     if args.json {
         crate::output::data(serde_json::to_string(&summary)?);

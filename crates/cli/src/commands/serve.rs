@@ -1,0 +1,74 @@
+//! `wfm-bridge serve`: the scheduler, the delivery worker and the HTTP server, until SIGTERM or
+//! Ctrl-C. On a stop signal no new run or send starts; runs and sends in progress finish; the rest
+//! stays in the outbox for the next start.
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use tokio::sync::watch;
+use wfm_engine::Engine;
+
+use crate::commands::Context;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTP server (default: [server] listen, else 127.0.0.1:8080).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// Runs `serve`.
+pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
+    let config = ctx.load_config()?;
+    let store = ctx.open_store(Some(&config)).await?;
+    let listen = args.listen.unwrap_or(config.listen);
+    let engine = Engine::start(config, store.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (set [server] listen or --listen)"))?;
+    tracing::info!(
+        %listen,
+        store = %store.describe(),
+        flows = engine.config.flows.len(),
+        "wfm-bridge is serving"
+    );
+
+    let (stop_tx, stop) = watch::channel(false);
+    let signals = tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stopping: finishing runs and sends in progress");
+        let _ = stop_tx.send(true);
+    });
+    let state = wfm_server::AppState {
+        store: engine.store.clone(),
+        metrics: engine.metrics.clone(),
+    };
+    let mut http_stop = stop.clone();
+    let http = tokio::spawn(wfm_server::serve(listener, state, async move {
+        let _ = http_stop.wait_for(|s| *s).await;
+    }));
+    let result = engine.run(stop).await;
+    signals.abort();
+    http.await
+        .context("the HTTP server stopped unexpectedly")??;
+    result?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C).
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

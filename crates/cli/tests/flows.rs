@@ -1,0 +1,516 @@
+//! Flows and delivery end to end: the real `wfm-bridge` binary (`run --once`, `serve`, `outbox`,
+//! `runs`, `check`) against a real SQLite store and the sandbox HTTP sink over loopback, including
+//! the failures users of integration engines complain about: a target that fails for a while, a
+//! poison message, throttling, and `kill -9` in the middle of sending.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use wfm_sandbox::http_sink::{Behaviour, HttpSink, ReceivedRequest, SinkConfig};
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A simulated center imported into a fresh store, and a configuration with `flows` appended.
+    fn new(sink: &str, delivery: &str, flows: &str) -> Setup {
+        let setup = Setup {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let config = format!(
+            r#"
+[store]
+url = "sqlite://store.db"
+[server]
+listen = "127.0.0.1:0"
+[delivery]
+{delivery}
+[[tenants]]
+id = "sim"
+name = "Simulated"
+time_zone = "Europe/Stockholm"
+[[accounts]]
+name = "drop"
+type = "files"
+path = "out"
+[[accounts]]
+name = "sink"
+type = "http"
+url = "{sink}"
+token = "env:SINK_TOKEN"
+{flows}
+"#
+        );
+        std::fs::write(setup.path("wfm-bridge.toml"), config).unwrap();
+        // Imports find the store through wfm-bridge.toml.
+        setup.ok(&[
+            "simulate", "--tenant", "sim", "--agents", "12", "--queues", "2", "--days", "2",
+            "--out", "sim",
+        ]);
+        for kind in ["tenants", "queues", "agents", "interactions", "states"] {
+            setup.ok(&["import", kind, &format!("sim/{kind}.jsonl")]);
+        }
+        setup
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfm-bridge"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("SINK_TOKEN", "sink-secret")
+            .env_remove("WFM_BRIDGE_STORE")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "wfm-bridge {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn interactions(&self) -> BTreeSet<String> {
+        self.ok(&["export", "interactions"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Starts `serve`, logging to `serve.log` (a pipe nobody reads could fill and block it).
+    fn serve(&self, listen: &str) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("serve.log"))
+            .unwrap();
+        self.cmd(&["serve", "--listen", listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("serve.log")).unwrap_or_default()
+    }
+
+    fn outbox(&self, filter: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec!["outbox", "--json", "--limit", "100000"];
+        args.extend_from_slice(filter);
+        self.ok(&args)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn flow(name: &str, target: &str, batch: u32) -> String {
+    format!(
+        "[[flows]]\nname = \"{name}\"\nkind = \"interactions\"\ntenant = \"sim\"\ntarget = \"{target}\"\nevery = \"1s\"\nbatch_size = {batch}\n"
+    )
+}
+
+/// The lines of every delivered body, and each idempotency key with how often it arrived.
+fn delivered(received: &[ReceivedRequest]) -> (BTreeSet<String>, BTreeMap<String, usize>) {
+    let mut lines = BTreeSet::new();
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    for r in received.iter().filter(|r| r.delivered()) {
+        lines.extend(r.body.lines().map(str::to_string));
+        *keys
+            .entry(r.idempotency_key().unwrap().to_string())
+            .or_default() += 1;
+    }
+    (lines, keys)
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sink(behaviour: Behaviour) -> HttpSink {
+    HttpSink::start_with(
+        "127.0.0.1:0",
+        SinkConfig {
+            behaviour: Behaviour {
+                token: Some("sink-secret".to_string()),
+                ..behaviour
+            },
+            record_file: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn read_dir_lines(dir: &Path) -> (usize, BTreeSet<String>) {
+    let mut files = 0;
+    let mut lines = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "a temporary file was left: {name}");
+        files += 1;
+        lines.extend(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    (files, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_delivers_what_changed_and_only_that() {
+    let sink = sink(Behaviour::default()).await;
+    let setup = Setup::new(
+        &sink.url(),
+        "",
+        &(flow("to-files", "drop", 500) + &flow("to-sink", "sink", 700)),
+    );
+    let all = setup.interactions();
+    assert!(
+        all.len() > 1000,
+        "the simulation is too small: {}",
+        all.len()
+    );
+
+    let out = setup.ok(&["run", "to-files", "--once"]);
+    assert!(
+        out.contains(&format!("read {} records", crate_count(all.len()))),
+        "{out}"
+    );
+    let (files, lines) = read_dir_lines(&setup.path("out"));
+    assert_eq!(files, all.len().div_ceil(500));
+    assert_eq!(lines, all);
+
+    // Nothing changed: nothing read, nothing sent.
+    let out = setup.ok(&["run", "to-files", "--once"]);
+    assert!(out.contains("read 0 records, queued 0 message(s)"), "{out}");
+
+    // One changed segment is read and delivered alone.
+    let first = all.iter().next().unwrap().clone();
+    let mut changed: serde_json::Value = serde_json::from_str(&first).unwrap();
+    changed["metadata"] = serde_json::json!({"note": "changed"});
+    std::fs::write(setup.path("changed.jsonl"), changed.to_string()).unwrap();
+    setup.ok(&["import", "interactions", "changed.jsonl"]);
+    let out = setup.ok(&["run", "to-files", "--once"]);
+    assert!(out.contains("read 1 records, queued 1 message(s)"), "{out}");
+    assert_eq!(read_dir_lines(&setup.path("out")).0, files + 1);
+
+    // The other flow has its own cursor and sends everything over HTTP with a bearer token.
+    setup.ok(&["run", "to-sink", "--once"]);
+    let (lines, keys) = delivered(&sink.handle().received());
+    assert_eq!(lines.len(), all.len());
+    assert!(keys.values().all(|n| *n == 1));
+    assert_eq!(keys.len(), all.len().div_ceil(700));
+    let received = sink.handle().received();
+    assert_eq!(received[0].header("x-wfm-bridge-flow"), Some("to-sink"));
+
+    let runs = setup.ok(&["runs", "--json"]);
+    assert_eq!(runs.lines().count(), 4);
+    assert!(
+        runs.lines().all(|l| l.contains("\"status\":\"succeeded\"")),
+        "{runs}"
+    );
+    let sent = setup.outbox(&[]);
+    assert!(sent.iter().all(|m| m["status"] == "sent"));
+    assert_eq!(
+        setup.ok(&["check", "sink"]).trim(),
+        "account sink: reachable (HTTP 200)"
+    );
+}
+
+fn crate_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_target_gets_everything_once_it_recovers() {
+    // The target fails 6 times, then throttles twice, then works.
+    let sink = sink(Behaviour {
+        fail_next: 6,
+        fail_status: 500,
+        ..Behaviour::default()
+    })
+    .await;
+    let setup = Setup::new(
+        &sink.url(),
+        "backoff_initial = \"100ms\"\nbackoff_max = \"400ms\"\npoll = \"50ms\"",
+        &flow("to-sink", "sink", 400),
+    );
+    let all = setup.interactions();
+    let expected_messages = all.len().div_ceil(400);
+    let mut serve = setup.serve("127.0.0.1:0");
+    wait_until("the failures", Duration::from_secs(30), || {
+        sink.handle()
+            .received()
+            .iter()
+            .filter(|r| r.status == 500)
+            .count()
+            == 6
+    })
+    .await;
+    sink.handle().update(|b| b.throttle_next = 2);
+    wait_until("every message", Duration::from_secs(60), || {
+        delivered(&sink.handle().received()).1.len() == expected_messages
+    })
+    .await;
+    stop(&mut serve);
+    let (lines, keys) = delivered(&sink.handle().received());
+    assert_eq!(lines, all);
+    assert!(
+        keys.values().all(|n| *n == 1),
+        "a message was delivered twice: {keys:?}"
+    );
+    let messages = setup.outbox(&[]);
+    assert_eq!(messages.len(), expected_messages);
+    assert!(
+        messages.iter().all(|m| m["status"] == "sent"),
+        "{messages:?}"
+    );
+    // The throttled attempts were not counted against the messages.
+    let attempts: u64 = messages
+        .iter()
+        .map(|m| m["attempts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(attempts, expected_messages as u64 + 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_goes_to_dead_letters_and_the_flow_goes_on() {
+    let sink = sink(Behaviour {
+        poison: Some("POISON".to_string()),
+        ..Behaviour::default()
+    })
+    .await;
+    let setup = Setup::new(&sink.url(), "", &flow("to-sink", "sink", 300));
+    // Poison one segment: its batch is refused (422), the others go through.
+    let first = setup.interactions().into_iter().next().unwrap();
+    let mut poisoned: serde_json::Value = serde_json::from_str(&first).unwrap();
+    poisoned["metadata"] = serde_json::json!({"note": "POISON"});
+    std::fs::write(setup.path("poison.jsonl"), poisoned.to_string()).unwrap();
+    setup.ok(&["import", "interactions", "poison.jsonl"]);
+    let out = setup.ok(&["run", "to-sink", "--once"]);
+    assert!(out.contains("1 moved to dead letters"), "{out}");
+
+    let dead = setup.outbox(&["--dead"]);
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0]["last_error"].as_str().unwrap();
+    assert!(
+        reason.contains("HTTP 422") && reason.contains("poison"),
+        "{reason}"
+    );
+    let table = setup.ok(&["outbox", "--dead"]);
+    assert!(table.contains("HTTP 422"), "{table}");
+
+    // The flow goes on: a later change is delivered.
+    let mut later: serde_json::Value = serde_json::from_str(&first).unwrap();
+    later["contact_id"] = serde_json::json!("later-contact");
+    std::fs::write(setup.path("later.jsonl"), later.to_string()).unwrap();
+    setup.ok(&["import", "interactions", "later.jsonl"]);
+    let out = setup.ok(&["run", "to-sink", "--once"]);
+    assert!(out.contains("delivered 1 message(s)"), "{out}");
+
+    // Fixed at the target: an operator retries the dead letter and it goes through.
+    sink.handle().update(|b| b.poison = None);
+    let id = dead[0]["id"].as_i64().unwrap().to_string();
+    setup.ok(&["outbox", "retry", &id]);
+    let out = setup.ok(&["run", "to-sink", "--once"]);
+    assert!(out.contains("delivered 1 message(s)"), "{out}");
+    assert!(setup.outbox(&["--dead"]).is_empty());
+    let err = setup.run(&["outbox", "retry", &id]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("is not a dead letter"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_sending_loses_nothing_and_duplicates_share_keys() {
+    // A slow target, so that the kill lands while sends are in flight.
+    let sink = sink(Behaviour {
+        latency_ms: 150,
+        ..Behaviour::default()
+    })
+    .await;
+    let setup = Setup::new(
+        &sink.url(),
+        "lease = \"2s\"\nconcurrency = 2\npoll = \"50ms\"",
+        &flow("to-sink", "sink", 25),
+    );
+    let all = setup.interactions();
+    let expected_messages = all.len().div_ceil(25);
+    assert!(expected_messages > 30);
+
+    let mut serve = setup.serve("127.0.0.1:0");
+    wait_until("a few deliveries", Duration::from_secs(30), || {
+        sink.handle().received().len() >= 8
+    })
+    .await;
+    serve.kill().unwrap(); // SIGKILL
+    serve.wait().unwrap();
+    let at_kill = delivered(&sink.handle().received()).1.len();
+    assert!(
+        at_kill < expected_messages,
+        "everything was sent before the kill"
+    );
+
+    let mut serve = setup.serve("127.0.0.1:0");
+    wait_until(
+        "every message after the restart",
+        Duration::from_secs(90),
+        || delivered(&sink.handle().received()).1.len() == expected_messages,
+    )
+    .await;
+    stop(&mut serve);
+
+    let (lines, keys) = delivered(&sink.handle().received());
+    assert_eq!(lines, all, "segments were lost or changed");
+    // Every message that arrived twice carried the same idempotency key and the same body.
+    let received = sink.handle().received();
+    for (key, n) in keys.iter().filter(|(_, n)| **n > 1) {
+        let bodies: BTreeSet<&str> = received
+            .iter()
+            .filter(|r| r.idempotency_key() == Some(key))
+            .map(|r| r.body.as_str())
+            .collect();
+        assert_eq!(
+            bodies.len(),
+            1,
+            "{key} arrived {n} times with different bodies"
+        );
+    }
+    let messages = setup.outbox(&[]);
+    assert_eq!(messages.len(), expected_messages);
+    assert!(messages.iter().all(|m| m["status"] == "sent"));
+    // The run interrupted by the kill was ended as abandoned by the next one, or finished before.
+    let runs = setup.ok(&["runs", "--json"]);
+    assert!(!runs.contains("\"status\":\"running\""), "{runs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exposes_health_and_metrics_and_stops_on_sigterm() {
+    let sink = sink(Behaviour::default()).await;
+    let setup = Setup::new(
+        &sink.url(),
+        "poll = \"50ms\"",
+        &flow("to-sink", "sink", 1000),
+    );
+    let port = free_port();
+    let mut serve = setup.serve(&format!("127.0.0.1:{port}"));
+    let client = reqwest_client();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            ready = r.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "/readyz did not answer 200");
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok\n"
+    );
+    wait_until("the first delivery", Duration::from_secs(30), || {
+        !sink.handle().delivered().is_empty()
+    })
+    .await;
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("wfm_bridge_messages_sent_total{flow=\"to-sink\"}") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for expected in [
+        "wfm_bridge_messages_sent_total{flow=\"to-sink\"}",
+        "wfm_bridge_runs_total{flow=\"to-sink\",status=\"succeeded\"}",
+        "wfm_bridge_delivery_latency_seconds_count{flow=\"to-sink\"}",
+        "wfm_bridge_outbox_messages{flow=\"to-sink\",status=\"sent\"}",
+    ] {
+        assert!(metrics.contains(expected), "{expected} not in\n{metrics}");
+    }
+    stop(&mut serve);
+    let log = setup.log();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(
+        !log.contains("sink-secret"),
+        "the token leaked into the log"
+    );
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+fn stop(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "serve exited with {status}");
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn reqwest_client() -> reqwest::Client {
+    wfm_connectors::http::client().unwrap()
+}

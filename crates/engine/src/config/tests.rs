@@ -1,0 +1,235 @@
+//! Tests of configuration checking.
+
+use super::*;
+
+const EXAMPLE: &str = r#"
+[store]
+url = "sqlite://wfm-bridge.db"
+
+[server]
+listen = "127.0.0.1:8080"
+
+[delivery]
+max_attempts = 5
+backoff_initial = "2s"
+
+[[tenants]]
+id = "nordic"
+time_zone = "Europe/Stockholm"
+interval_minutes = 30
+ingest_token = "env:NORDIC_TOKEN"
+
+[[accounts]]
+name = "lake"
+type = "http"
+tenant = "nordic"
+url = "https://example.com/ingest"
+token = "env:LAKE_TOKEN"
+
+[[accounts]]
+name = "drop"
+type = "files"
+path = "out"
+
+[[flows]]
+name = "nordic-interactions"
+kind = "interactions"
+tenant = "nordic"
+target = "lake"
+every = "15m"
+batch_size = 100
+"#;
+
+fn env() -> Vec<(String, String)> {
+    vec![
+        ("NORDIC_TOKEN".into(), "t0ken".into()),
+        ("LAKE_TOKEN".into(), "s3cret".into()),
+    ]
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse("wfm-bridge.toml", text, &env(), Some(Path::new("/etc/wfm")))
+}
+
+fn error(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn example_parses_with_defaults_and_secrets() {
+    let c = parse(EXAMPLE).unwrap();
+    // Relative paths are relative to the configuration file.
+    assert_eq!(
+        c.store_url.as_deref(),
+        Some("sqlite:///etc/wfm/wfm-bridge.db")
+    );
+    assert_eq!(c.delivery.max_attempts, 5);
+    assert_eq!(c.delivery.backoff_initial, Duration::from_secs(2));
+    assert_eq!(
+        c.delivery.concurrency,
+        DeliverySettings::default().concurrency
+    );
+    assert_eq!(c.tenants[0].tenant.interval_minutes, IntervalLength::Thirty);
+    assert_eq!(
+        c.tenants[0].ingest_token.as_ref().unwrap().expose(),
+        "t0ken"
+    );
+    let lake = c.account("lake").unwrap();
+    assert_eq!(lake.secret("token").unwrap().expose(), "s3cret");
+    assert_eq!(lake.duration("timeout"), Some(Duration::from_secs(30)));
+    // Relative paths are relative to the configuration file.
+    assert_eq!(
+        c.account("drop").unwrap().text("path"),
+        Some("/etc/wfm/out")
+    );
+    let flow = c.flow("nordic-interactions").unwrap();
+    assert_eq!(flow.schedule, Schedule::Every(Duration::from_secs(900)));
+    assert_eq!(
+        flow.options.get("batch_size"),
+        Some(&PropertyValue::Integer(100))
+    );
+    assert!(c.warnings.is_empty());
+    // Secrets never print.
+    assert!(!format!("{c:?}").contains("s3cret"));
+}
+
+#[test]
+fn literal_secret_is_accepted_with_a_warning() {
+    let c = parse(&EXAMPLE.replace("\"env:LAKE_TOKEN\"", "\"plain\"")).unwrap();
+    assert_eq!(
+        c.account("lake").unwrap().secret("token").unwrap().expose(),
+        "plain"
+    );
+    assert_eq!(c.warnings.len(), 1);
+    assert!(
+        c.warnings[0].contains("accounts.lake.token: holds a literal secret"),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn mistakes_name_the_key() {
+    let cases = [
+        (
+            EXAMPLE.replace("every = \"15m\"", "every = \"15x\""),
+            "flows.nordic-interactions.every: \"15x\" is not a duration",
+        ),
+        (
+            EXAMPLE.replace("batch_size = 100", "batch_sise = 100"),
+            "flows.nordic-interactions.batch_sise: unknown key",
+        ),
+        (
+            EXAMPLE.replace("listen = \"127.0.0.1:8080\"", "listen = \"here\""),
+            "server.listen: \"here\" is not an address",
+        ),
+        (
+            EXAMPLE.replace("type = \"http\"", "type = \"ftp\""),
+            "accounts.lake.type: \"ftp\" is not an account type",
+        ),
+        (
+            EXAMPLE.replace("url = \"https://example.com/ingest\"", "url = \"ftp://x\""),
+            "accounts.lake.url: \"ftp://x\" is not an http:// or https:// URL",
+        ),
+        (
+            EXAMPLE.replace("target = \"lake\"", "target = \"lak\""),
+            "flows.nordic-interactions.target: \"lak\" is not a configured account",
+        ),
+        (
+            EXAMPLE.replace("kind = \"interactions\"", "kind = \"agent_states\""),
+            "not available in this version yet",
+        ),
+        (
+            EXAMPLE.replace("interval_minutes = 30", "interval_minutes = 20"),
+            "tenants.nordic.interval_minutes: is 20; it must be 15, 30 or 60",
+        ),
+        (
+            EXAMPLE.replace(
+                "time_zone = \"Europe/Stockholm\"",
+                "time_zone = \"Europe/Stokholm\"",
+            ),
+            "tenants.nordic.time_zone",
+        ),
+        (
+            EXAMPLE.replace("\"env:NORDIC_TOKEN\"", "\"env:MISSING\""),
+            "tenants.nordic.ingest_token: environment variable MISSING is not set",
+        ),
+        (
+            EXAMPLE.replace("\"env:NORDIC_TOKEN\"", "\"file:nope.txt\""),
+            "cannot read secret file /etc/wfm/nope.txt",
+        ),
+        (
+            EXAMPLE.replace("every = \"15m\"", "every = \"15m\"\ncron = \"0 * * * * *\""),
+            "set only one of every, cron and continuous",
+        ),
+        (
+            EXAMPLE.replace("every = \"15m\"", "cron = \"0 61 * * * *\""),
+            "flows.nordic-interactions.cron: cron expression",
+        ),
+        (
+            format!("colour = \"red\"\n{EXAMPLE}"),
+            "wfm-bridge.toml: colour: unknown key",
+        ),
+        (
+            format!("{EXAMPLE}\ncolour = \"red\""),
+            "flows.nordic-interactions.colour: unknown key; known keys here: batch_size, continuous",
+        ),
+        (
+            EXAMPLE.replace("[delivery]", "[delivery]\nmax_attempts = 0"),
+            "toml",
+        ),
+        (
+            EXAMPLE.replace("max_attempts = 5", "max_attempts = 0"),
+            "delivery.max_attempts: is 0; it must be at least 1",
+        ),
+        (
+            "[[flows]]\nname = 3".to_string(),
+            "flows[0].name: must be text",
+        ),
+        ("not toml at all =".to_string(), "wfm-bridge.toml: toml:"),
+    ];
+    for (text, expected) in cases {
+        let e = error(&text);
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+        assert!(e.starts_with("wfm-bridge.toml: "), "{e}");
+        assert!(!e.contains("s3cret") && !e.contains("t0ken"), "{e}");
+    }
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    let twice =
+        format!("{EXAMPLE}\n[[accounts]]\nname = \"lake\"\ntype = \"files\"\npath = \"x\"\n");
+    assert!(error(&twice).contains("accounts.lake.name: account \"lake\" is configured twice"));
+}
+
+#[test]
+fn environment_overrides_any_key() {
+    let mut env = env();
+    env.push(("WFM_BRIDGE__STORE__URL".into(), "postgres://db/wfm".into()));
+    env.push(("WFM_BRIDGE__DELIVERY__MAX_ATTEMPTS".into(), "7".into()));
+    env.push((
+        "WFM_BRIDGE__ACCOUNTS__LAKE__URL".into(),
+        "https://other.example.com/".into(),
+    ));
+    env.push((
+        "WFM_BRIDGE__FLOWS__NORDIC_INTERACTIONS__ENABLED".into(),
+        "false".into(),
+    ));
+    let c = Config::parse("wfm-bridge.toml", EXAMPLE, &env, None).unwrap();
+    assert_eq!(c.store_url.as_deref(), Some("postgres://db/wfm"));
+    assert_eq!(c.delivery.max_attempts, 7);
+    assert_eq!(
+        c.account("lake").unwrap().text("url"),
+        Some("https://other.example.com/")
+    );
+    assert!(!c.flow("nordic-interactions").unwrap().enabled);
+
+    env.push(("WFM_BRIDGE__FLOWS__NOPE__ENABLED".into(), "false".into()));
+    let e = Config::parse("wfm-bridge.toml", EXAMPLE, &env, None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("WFM_BRIDGE__FLOWS__NOPE__ENABLED: no [[flows]] entry"),
+        "{e}"
+    );
+}

@@ -1,0 +1,157 @@
+//! Flows: one kind of data for one tenant, from the store to one target account, on a schedule.
+//!
+//! A flow never sends. Each step reads what changed since its cursor, turns it into outbound messages
+//! and writes them to the outbox in the same store transaction that advances the cursor, so a crash
+//! either loses the whole step (and it is read again) or keeps all of it (DESIGN §3). The delivery
+//! worker sends the messages later.
+
+mod interactions;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use wfm_connectors::accounts::{PropertySpec, PropertyValue};
+use wfm_model::Schedule;
+use wfm_store::{Store, StoreError};
+
+/// The kinds of flow this version runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowKind {
+    /// Contact segments inserted or changed since the last run, as JSON Lines.
+    Interactions,
+}
+
+/// Kinds named in the design that later versions add; configuring one says so plainly.
+const PLANNED: [&str; 7] = [
+    "directory",
+    "agent_states",
+    "interval_stats",
+    "forecast",
+    "schedules",
+    "timecards",
+    "leave",
+];
+
+impl FlowKind {
+    /// Every kind this version runs.
+    pub const ALL: [FlowKind; 1] = [FlowKind::Interactions];
+
+    /// The name used in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Interactions => "interactions",
+        }
+    }
+
+    /// The options a flow of this kind accepts besides the common keys.
+    pub fn options(self) -> &'static [PropertySpec] {
+        match self {
+            FlowKind::Interactions => interactions::OPTIONS,
+        }
+    }
+
+    /// The schedule used when a flow sets none, if the kind has one.
+    pub fn default_schedule(self) -> Option<Schedule> {
+        match self {
+            FlowKind::Interactions => Some(Schedule::Every(Duration::from_secs(60))),
+        }
+    }
+}
+
+impl fmt::Display for FlowKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FlowKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(kind) = FlowKind::ALL.into_iter().find(|k| k.as_str() == s) {
+            return Ok(kind);
+        }
+        let available: Vec<&str> = FlowKind::ALL.iter().map(|k| k.as_str()).collect();
+        if PLANNED.contains(&s) {
+            Err(format!(
+                "flows of kind {s:?} are not available in this version yet; available: {}",
+                available.join(", ")
+            ))
+        } else {
+            Err(format!(
+                "{s:?} is not a flow kind; available: {}",
+                available.join(", ")
+            ))
+        }
+    }
+}
+
+/// One configured flow (`[[flows]]`).
+#[derive(Debug, Clone)]
+pub struct FlowSettings {
+    /// Unique name.
+    pub name: String,
+    /// What it moves.
+    pub kind: FlowKind,
+    /// Tenant whose data it moves.
+    pub tenant: String,
+    /// Account it delivers to.
+    pub target: String,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// Disabled flows are checked but never run by the scheduler.
+    pub enabled: bool,
+    /// Kind-specific options, defaults applied.
+    pub options: BTreeMap<String, PropertyValue>,
+}
+
+impl FlowSettings {
+    fn integer(&self, name: &str) -> Option<i64> {
+        match self.options.get(name) {
+            Some(PropertyValue::Integer(i)) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Records read.
+    pub read: u64,
+    /// Messages written to the outbox.
+    pub sent: u64,
+    /// Records rejected.
+    pub rejected: u64,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The store failed; nothing past the last committed step is lost.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The flow's saved cursor cannot be read.
+    #[error(
+        "the saved position of flow {flow} (cursor \"flow:{flow}\" in the store) is unreadable: {error}"
+    )]
+    Cursor {
+        /// Flow name.
+        flow: String,
+        /// The parse error.
+        error: String,
+    },
+}
+
+/// Runs the steps of one flow until it has caught up, or until `stop` turns true between steps.
+pub async fn execute(
+    store: &dyn Store,
+    flow: &FlowSettings,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<RunCounts, FlowError> {
+    match flow.kind {
+        FlowKind::Interactions => interactions::execute(store, flow, stop).await,
+    }
+}

@@ -1,0 +1,97 @@
+//! The scheduler: runs each enabled flow on its schedule until told to stop.
+//!
+//! `every` flows run at start and then every period after the previous start (a run that overruns is
+//! followed at once by the next); `cron` flows run at the next matching local time of their tenant;
+//! `continuous` flows run again as soon as a run ends, pausing briefly when it found nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use wfm_model::Schedule;
+use wfm_store::Store;
+
+use crate::clock::now_ms;
+use crate::flows::FlowSettings;
+use crate::metrics::Metrics;
+use crate::runner::{RunReport, run_once};
+
+/// Pause of a continuous flow that found nothing to do, and after a store error.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Runs every enabled flow on its schedule until `stop` turns true; waits for runs in progress.
+pub async fn run(
+    store: Arc<dyn Store>,
+    flows: Vec<(FlowSettings, TimeZone)>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    for (flow, zone) in flows.into_iter().filter(|(f, _)| f.enabled) {
+        tasks.spawn(schedule_flow(
+            store.clone(),
+            flow,
+            zone,
+            metrics.clone(),
+            wake.clone(),
+            stop.clone(),
+        ));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn schedule_flow(
+    store: Arc<dyn Store>,
+    flow: FlowSettings,
+    zone: TimeZone,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last_start: Option<i64> = None;
+    let mut idle = false;
+    loop {
+        let now = now_ms();
+        let due = match &flow.schedule {
+            Schedule::Every(period) => last_start.map_or(now, |s| s + period.as_millis() as i64),
+            Schedule::Cron(cron) => {
+                let after = Timestamp::from_millisecond(now).expect("now is a valid instant");
+                match cron.next_after(after, &zone) {
+                    Some(at) => at.as_millisecond(),
+                    None => {
+                        tracing::warn!(flow = %flow.name, cron = %cron, "the cron expression never fires again");
+                        return;
+                    }
+                }
+            }
+            Schedule::Continuous if idle => now + IDLE.as_millis() as i64,
+            Schedule::Continuous => now,
+        };
+        let wait = Duration::from_millis((due - now).max(0) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        last_start = Some(now_ms());
+        match run_once(&store, &flow, &metrics, &stop).await {
+            Ok(RunReport::Ended { counts, error, .. }) => {
+                if counts.sent > 0 {
+                    wake.notify_one();
+                }
+                idle = counts.read == 0 || error.is_some();
+            }
+            Ok(RunReport::Busy) => idle = true,
+            Err(e) => {
+                tracing::error!(flow = %flow.name, error = %e, "cannot record the run");
+                idle = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The running engine: configuration, store, targets, scheduler and delivery worker together.
+//!
+//! `serve` and `run --once` both start from [`Engine::start`]: it checks that every account builds,
+//! puts the configured tenants into the store, and routes each flow to its target.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use tokio::sync::{Notify, watch};
+use wfm_connectors::accounts::{AccountError, account_type};
+use wfm_connectors::targets::{CheckVerdict, Target};
+use wfm_model::Record;
+use wfm_store::{Store, StoreError};
+
+use crate::config::Config;
+use crate::delivery::{DeliveryWorker, Routes};
+use crate::flows::FlowSettings;
+use crate::metrics::Metrics;
+use crate::runner::{RunReport, run_once};
+use crate::scheduler;
+
+/// Why the engine cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// An account's properties do not make a working target.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A name given on the command line is not configured.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+/// Configuration, store and targets, ready to run flows and deliver.
+pub struct Engine {
+    /// The configuration it runs.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Metrics shared by the scheduler, the worker and the HTTP server.
+    pub metrics: Arc<Metrics>,
+    targets: BTreeMap<String, Arc<dyn Target>>,
+    wake: Arc<Notify>,
+}
+
+impl Engine {
+    /// Builds every account's target and writes the configured tenants to the store.
+    pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
+        let mut targets: BTreeMap<String, Arc<dyn Target>> = BTreeMap::new();
+        for account in &config.accounts {
+            let ty = account_type(&account.account_type).ok_or_else(|| {
+                EngineError::Unknown(format!("account type {} is unknown", account.account_type))
+            })?;
+            targets.insert(account.name.clone(), Arc::from((ty.build)(account)?));
+        }
+        if !config.tenants.is_empty() {
+            let mut tx = store.begin().await?;
+            tx.write(
+                config
+                    .tenants
+                    .iter()
+                    .map(|t| Record::Tenant(t.tenant.clone()))
+                    .collect(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(Engine {
+            config: Arc::new(config),
+            store,
+            metrics: Arc::new(Metrics::default()),
+            targets,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The delivery worker, routing each flow's messages to its target.
+    pub fn worker(&self) -> DeliveryWorker {
+        let routes: Routes = self
+            .config
+            .flows
+            .iter()
+            .filter_map(|f| Some((f.name.clone(), self.targets.get(&f.target)?.clone())))
+            .collect();
+        DeliveryWorker::new(
+            self.store.clone(),
+            routes,
+            self.config.delivery.clone(),
+            self.metrics.clone(),
+            self.wake.clone(),
+        )
+    }
+
+    /// Runs the scheduler and the delivery worker until `stop` turns true, then lets runs and sends
+    /// in progress finish.
+    pub async fn run(&self, stop: watch::Receiver<bool>) -> Result<(), StoreError> {
+        let flows: Vec<(FlowSettings, TimeZone)> = self
+            .config
+            .flows
+            .iter()
+            .map(|f| (f.clone(), self.zone(&f.tenant)))
+            .collect();
+        let scheduler = scheduler::run(
+            self.store.clone(),
+            flows,
+            self.metrics.clone(),
+            self.wake.clone(),
+            stop.clone(),
+        );
+        let worker = self.worker();
+        let (_, delivered) = tokio::join!(scheduler, worker.run(stop));
+        delivered
+    }
+
+    /// Runs one flow once and then delivers what is due, for `run <flow> --once`.
+    pub async fn run_flow_once(&self, name: &str) -> Result<RunReport, EngineError> {
+        let flow = self.config.flow(name).ok_or_else(|| {
+            EngineError::Unknown(format!(
+                "flow {name:?} is not in {}; configured flows: {}",
+                self.config.file,
+                self.config
+                    .flows
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let (_keep, stop) = watch::channel(false);
+        Ok(run_once(&self.store, flow, &self.metrics, &stop).await?)
+    }
+
+    /// Tests an account's connection.
+    pub async fn check(&self, account: &str) -> Result<CheckVerdict, EngineError> {
+        let target = self.targets.get(account).ok_or_else(|| {
+            EngineError::Unknown(format!(
+                "account {account:?} is not in {}; configured accounts: {}",
+                self.config.file,
+                self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        Ok(target.check().await)
+    }
+
+    fn zone(&self, tenant: &str) -> TimeZone {
+        self.config
+            .tenant(tenant)
+            .and_then(|t| t.tenant.zone().ok())
+            .unwrap_or(TimeZone::UTC)
+    }
+}
