@@ -514,3 +514,111 @@ fn free_port() -> u16 {
 fn reqwest_client() -> reqwest::Client {
     wfm_connectors::http::client().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_drop_is_ingested_once_and_bad_files_never_block_it() {
+    let sink = sink(Behaviour::default()).await;
+    let ingest = "[[accounts]]\nname = \"acd\"\ntype = \"files\"\npath = \"drop\"\nsettle = \"0s\"\n\
+                  [[flows]]\nname = \"from-acd\"\nkind = \"interactions\"\ntenant = \"sim\"\nsource = \"acd\"\nevery = \"1s\"\n";
+    let setup = Setup::new(&sink.url(), "", ingest);
+    let before = setup.interactions().len();
+    std::fs::create_dir_all(setup.path("drop")).unwrap();
+    let segment = |id: &str| {
+        serde_json::json!({"tenant":"sim","contact_id":id,"seq":1,"channel":"voice","direction":"inbound","queue":"q1","offered_at":"2024-10-22T08:00:00Z","abandoned_at":"2024-10-22T08:01:00Z"}).to_string()
+    };
+    std::fs::write(
+        setup.path("drop/interactions-1.jsonl"),
+        format!("{}\n{}\n", segment("d1"), segment("d2")),
+    )
+    .unwrap();
+    // One invalid record: the valid one is imported, the other written to rejected/.
+    std::fs::write(
+        setup.path("drop/interactions-2.jsonl"),
+        format!(
+            "{}\n{}\n",
+            segment("d3"),
+            segment("d4").replace("\"seq\":1", "\"seq\":0")
+        ),
+    )
+    .unwrap();
+    // Not a record file at all: set aside with the reason.
+    std::fs::write(
+        setup.path("drop/interactions-3.csv"),
+        "what,is,this\n1,2,3\n",
+    )
+    .unwrap();
+
+    let out = setup.ok(&["run", "from-acd", "--once"]);
+    assert!(out.contains("read 4 records"), "{out}");
+    assert_eq!(setup.interactions().len(), before + 3);
+    for processed in ["interactions-1.jsonl", "interactions-2.jsonl"] {
+        assert!(
+            setup.path("drop/processed").join(processed).exists(),
+            "{processed} not moved"
+        );
+    }
+    let rejects =
+        std::fs::read_to_string(setup.path("drop/rejected/interactions-2.jsonl.rejects.jsonl"))
+            .unwrap();
+    assert!(rejects.contains("seq is 0"), "{rejects}");
+    let note =
+        std::fs::read_to_string(setup.path("drop/rejected/interactions-3.csv.error.txt")).unwrap();
+    assert!(note.contains("has no column"), "{note}");
+    let runs = setup.ok(&["runs", "--flow", "from-acd", "--json"]);
+    assert!(runs.contains("\"rejected\":2"), "{runs}");
+
+    // A file dropped again under a processed name is a new file; the same content changes nothing.
+    std::fs::write(
+        setup.path("drop/interactions-1.jsonl"),
+        format!("{}\n", segment("d1")),
+    )
+    .unwrap();
+    setup.ok(&["run", "from-acd", "--once"]);
+    assert_eq!(setup.interactions().len(), before + 3);
+    assert_eq!(
+        setup.ok(&["check", "acd"]).trim(),
+        "account acd: reads files from drop (0 waiting)"
+    );
+}
+
+#[test]
+fn kill_9_during_an_import_leaves_the_store_unchanged() {
+    let setup = Setup::new("http://127.0.0.1:9/", "", "");
+    let before = setup.interactions();
+    setup.ok(&[
+        "simulate", "--tenant", "sim", "--agents", "400", "--queues", "4", "--days", "6", "--seed",
+        "9", "--out", "big",
+    ]);
+    let mut child = setup
+        .cmd(&["import", "interactions", "big/interactions.jsonl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it is writing (the write-ahead log grows), well before it can commit.
+    let wal = setup.path("store.db-wal");
+    let start = Instant::now();
+    let base = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    while std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) < base + (1 << 20) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the import never started writing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        setup.interactions(),
+        before,
+        "a killed import left records behind"
+    );
+    // The store is intact and the import can simply be run again.
+    let out = setup.ok(&["import", "interactions", "big/interactions.jsonl", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(summary["written"].as_u64().unwrap() > 100_000);
+}

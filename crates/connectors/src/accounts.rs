@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::sources::Source;
 use crate::targets::Target;
 
 /// The type of a property value.
@@ -180,8 +181,16 @@ pub struct AccountType {
     /// At most one account of this type per tenant.
     pub single_per_tenant: bool,
     /// Builds the target from checked properties.
-    pub build: fn(&AccountConfig) -> Result<Box<dyn Target>, AccountError>,
+    pub build: BuildTarget,
+    /// Builds the source from checked properties, for types that can also be read from.
+    pub build_source: Option<BuildSource>,
 }
+
+/// Builds a target from an account's checked properties.
+pub type BuildTarget = fn(&AccountConfig) -> Result<Box<dyn Target>, AccountError>;
+
+/// Builds a source from an account's checked properties.
+pub type BuildSource = fn(&AccountConfig) -> Result<Box<dyn Source>, AccountError>;
 
 impl AccountType {
     /// The spec of one property.

@@ -27,7 +27,7 @@ use wfm_connectors::accounts::{
 use wfm_model::schedule::parse_duration;
 use wfm_model::{CronSchedule, IntervalLength, Schedule, Tenant};
 
-use crate::flows::{FlowKind, FlowSettings};
+use crate::flows::{FlowDirection, FlowKind, FlowSettings, OnInvalid};
 
 /// The default address of the HTTP server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -309,25 +309,81 @@ impl Config {
             if !tenants.iter().any(|t| t.tenant.tenant == tenant) {
                 return Err(f.error("tenant", format!("{tenant:?} is not a configured tenant")));
             }
-            let target = f.required_text("target")?;
-            if !accounts.iter().any(|a| a.name == target) {
-                return Err(f.error(
-                    "target",
-                    format!(
-                        "{target:?} is not a configured account (accounts: {})",
-                        names(&accounts)
-                    ),
-                ));
-            }
-            let source = f.text("source")?.unwrap_or_else(|| "store".to_string());
-            if source != "store" {
-                return Err(f.error(
-                    "source",
-                    format!(
-                        "{source:?}: flows of kind {kind} read from the store; leave source unset"
-                    ),
-                ));
-            }
+            let source = f.text("source")?.filter(|s| s != "store");
+            let target = f.text("target")?.filter(|t| t != "store");
+            let on_invalid = f.text("on_invalid")?;
+            let direction = match (source, target) {
+                (Some(source), None) => {
+                    let Some(account) = accounts.iter().find(|a| a.name == source) else {
+                        return Err(f.error(
+                            "source",
+                            format!(
+                                "{source:?} is not a configured account (accounts: {})",
+                                names(&accounts)
+                            ),
+                        ));
+                    };
+                    if account_type(&account.account_type)
+                        .and_then(|t| t.build_source)
+                        .is_none()
+                    {
+                        return Err(f.error(
+                            "source",
+                            format!(
+                                "{source:?} is a {} account, which cannot be read from",
+                                account.account_type
+                            ),
+                        ));
+                    }
+                    let on_invalid = match on_invalid.as_deref() {
+                        None | Some("skip") => OnInvalid::Skip,
+                        Some("stop") => OnInvalid::Stop,
+                        Some(other) => {
+                            return Err(f.error(
+                                "on_invalid",
+                                format!("{other:?}: write \"skip\" (import the valid records, set the rest aside) or \"stop\" (fail the run, keep the file)"),
+                            ));
+                        }
+                    };
+                    if !kind.can_ingest() {
+                        return Err(f.error(
+                            "source",
+                            format!("flows of kind {kind} cannot read from an account"),
+                        ));
+                    }
+                    FlowDirection::Ingest { source, on_invalid }
+                }
+                (None, Some(target)) => {
+                    if !accounts.iter().any(|a| a.name == target) {
+                        return Err(f.error(
+                            "target",
+                            format!(
+                                "{target:?} is not a configured account (accounts: {})",
+                                names(&accounts)
+                            ),
+                        ));
+                    }
+                    if on_invalid.is_some() {
+                        return Err(f.error(
+                            "on_invalid",
+                            "only applies to flows that read from a source account".to_string(),
+                        ));
+                    }
+                    FlowDirection::Deliver { target }
+                }
+                (Some(_), Some(_)) => {
+                    return Err(f.error(
+                        "target",
+                        "a flow reads from a source account into the store, or from the store to a target account; set one of source and target".to_string(),
+                    ));
+                }
+                (None, None) => {
+                    return Err(f.error(
+                        "target",
+                        "is required: the account this flow delivers to (or set source to read from an account into the store)".to_string(),
+                    ));
+                }
+            };
             let every = f.duration("every")?;
             let cron = f.text("cron")?;
             let continuous = f.bool("continuous")?.unwrap_or(false);
@@ -356,7 +412,11 @@ impl Config {
             };
             let enabled = f.bool("enabled")?.unwrap_or(true);
             let mut options = BTreeMap::new();
-            for spec in kind.options() {
+            let specs = match direction {
+                FlowDirection::Deliver { .. } => kind.options(),
+                FlowDirection::Ingest { .. } => &[],
+            };
+            for spec in specs {
                 if let Some(value) = f.property(spec)? {
                     options.insert(spec.name.to_string(), value);
                 }
@@ -369,7 +429,7 @@ impl Config {
                 name,
                 kind,
                 tenant,
-                target,
+                direction,
                 schedule,
                 enabled,
                 options,

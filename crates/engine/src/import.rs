@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use wfm_connectors::sources::files::{FileError, FileSource, ReadItem};
 use wfm_model::{Record, RecordError, RecordKind};
-use wfm_store::{Store, StoreError, WriteCounts};
+use wfm_store::{Store, StoreError, StoreTx, WriteCounts};
 use xxhash_rust::xxh3::Xxh3;
 
 /// Records per store write: large enough to amortise the transaction round trip, small enough to
@@ -128,6 +128,30 @@ pub async fn import(
     rejects: Option<RejectSink>,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
+    let mut tx = store.begin().await?;
+    match import_into(store, &mut *tx, source, options, rejects).await {
+        Ok(mut summary) => {
+            tx.commit().await?;
+            summary.elapsed = started.elapsed();
+            Ok(summary)
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            Err(error)
+        }
+    }
+}
+
+/// Imports every record of `source` inside the open transaction `tx`; the caller commits, together
+/// with whatever else belongs to the same step (an ingest flow's cursor), or rolls back on error.
+pub async fn import_into(
+    store: &dyn Store,
+    tx: &mut dyn StoreTx,
+    source: FileSource,
+    options: ImportOptions,
+    rejects: Option<RejectSink>,
+) -> Result<ImportSummary, ImportError> {
+    let started = Instant::now();
     let tenants: HashSet<String> = store
         .tenants()
         .await?
@@ -141,7 +165,6 @@ pub async fn import(
         (reader.into_summary(), result)
     });
 
-    let mut tx = store.begin().await?;
     let mut counts = WriteCounts::default();
     let mut write_error = None;
     while let Some(batch) = received.recv().await {
@@ -157,21 +180,15 @@ pub async fn import(
     drop(received);
     let (mut summary, read_result) = reader.await.expect("the import reader does not panic");
     if let Some(error) = write_error {
-        tx.rollback().await?;
         return Err(error.into());
     }
-    if let Err(error) = read_result {
-        tx.rollback().await?;
-        return Err(error);
-    }
+    read_result?;
     if summary.lines == 0 {
-        tx.rollback().await?;
         return Err(ImportError::Empty {
             source_name: summary.source,
             kind: summary.kind,
         });
     }
-    tx.commit().await?;
     summary.written = counts.written;
     summary.unchanged = counts.unchanged;
     summary.elapsed = started.elapsed();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use wfm_connectors::sources::Source;
 use wfm_store::{RunEnd, RunStatus, Store, StoreError};
 
 use crate::clock::now_ms;
@@ -33,10 +34,12 @@ pub enum RunReport {
     },
 }
 
-/// Runs `flow` once, unless a run of it is in progress.
+/// Runs `flow` once, unless a run of it is in progress. `source` is the source account of an
+/// ingesting flow.
 pub async fn run_once(
     store: &Arc<dyn Store>,
     flow: &FlowSettings,
+    source: Option<&dyn Source>,
     metrics: &Metrics,
     stop: &watch::Receiver<bool>,
 ) -> Result<RunReport, StoreError> {
@@ -62,7 +65,7 @@ pub async fn run_once(
             }
         })
     };
-    let result = flows::execute(&**store, flow, stop).await;
+    let result = flows::execute(&**store, flow, source, stop).await;
     renewer.abort();
     let (counts, status, error) = match result {
         Ok(counts) => (counts, RunStatus::Succeeded, None),

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+use wfm_connectors::sources::Source;
 use wfm_model::Schedule;
 use wfm_store::Store;
 
@@ -22,20 +23,29 @@ use crate::runner::{RunReport, run_once};
 /// Pause of a continuous flow that found nothing to do, and after a store error.
 const IDLE: Duration = Duration::from_secs(1);
 
+/// A flow as the scheduler runs it.
+pub struct ScheduledFlow {
+    /// The flow.
+    pub flow: FlowSettings,
+    /// Its tenant's time zone, for cron schedules.
+    pub zone: TimeZone,
+    /// Its source account, when it ingests.
+    pub source: Option<Arc<dyn Source>>,
+}
+
 /// Runs every enabled flow on its schedule until `stop` turns true; waits for runs in progress.
 pub async fn run(
     store: Arc<dyn Store>,
-    flows: Vec<(FlowSettings, TimeZone)>,
+    flows: Vec<ScheduledFlow>,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
 ) {
     let mut tasks = JoinSet::new();
-    for (flow, zone) in flows.into_iter().filter(|(f, _)| f.enabled) {
+    for scheduled in flows.into_iter().filter(|s| s.flow.enabled) {
         tasks.spawn(schedule_flow(
             store.clone(),
-            flow,
-            zone,
+            scheduled,
             metrics.clone(),
             wake.clone(),
             stop.clone(),
@@ -46,12 +56,12 @@ pub async fn run(
 
 async fn schedule_flow(
     store: Arc<dyn Store>,
-    flow: FlowSettings,
-    zone: TimeZone,
+    scheduled: ScheduledFlow,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let ScheduledFlow { flow, zone, source } = scheduled;
     let mut last_start: Option<i64> = None;
     let mut idle = false;
     loop {
@@ -80,7 +90,7 @@ async fn schedule_flow(
             return;
         }
         last_start = Some(now_ms());
-        match run_once(&store, &flow, &metrics, &stop).await {
+        match run_once(&store, &flow, source.as_deref(), &metrics, &stop).await {
             Ok(RunReport::Ended { counts, error, .. }) => {
                 if counts.sent > 0 {
                     wake.notify_one();

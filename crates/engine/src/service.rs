@@ -9,6 +9,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use tokio::sync::{Notify, watch};
 use wfm_connectors::accounts::{AccountError, account_type};
+use wfm_connectors::sources::Source;
 use wfm_connectors::targets::{CheckVerdict, Target};
 use wfm_model::Record;
 use wfm_store::{Store, StoreError};
@@ -18,7 +19,7 @@ use crate::delivery::{DeliveryWorker, Routes};
 use crate::flows::FlowSettings;
 use crate::metrics::Metrics;
 use crate::runner::{RunReport, run_once};
-use crate::scheduler;
+use crate::scheduler::{self, ScheduledFlow};
 
 /// Why the engine cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,7 @@ pub struct Engine {
     /// Metrics shared by the scheduler, the worker and the HTTP server.
     pub metrics: Arc<Metrics>,
     targets: BTreeMap<String, Arc<dyn Target>>,
+    sources: BTreeMap<String, Arc<dyn Source>>,
     wake: Arc<Notify>,
 }
 
@@ -50,11 +52,15 @@ impl Engine {
     /// Builds every account's target and writes the configured tenants to the store.
     pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
         let mut targets: BTreeMap<String, Arc<dyn Target>> = BTreeMap::new();
+        let mut sources: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
         for account in &config.accounts {
             let ty = account_type(&account.account_type).ok_or_else(|| {
                 EngineError::Unknown(format!("account type {} is unknown", account.account_type))
             })?;
             targets.insert(account.name.clone(), Arc::from((ty.build)(account)?));
+            if let Some(build_source) = ty.build_source {
+                sources.insert(account.name.clone(), Arc::from(build_source(account)?));
+            }
         }
         if !config.tenants.is_empty() {
             let mut tx = store.begin().await?;
@@ -73,6 +79,7 @@ impl Engine {
             store,
             metrics: Arc::new(Metrics::default()),
             targets,
+            sources,
             wake: Arc::new(Notify::new()),
         })
     }
@@ -83,7 +90,7 @@ impl Engine {
             .config
             .flows
             .iter()
-            .filter_map(|f| Some((f.name.clone(), self.targets.get(&f.target)?.clone())))
+            .filter_map(|f| Some((f.name.clone(), self.targets.get(f.target()?)?.clone())))
             .collect();
         DeliveryWorker::new(
             self.store.clone(),
@@ -97,11 +104,15 @@ impl Engine {
     /// Runs the scheduler and the delivery worker until `stop` turns true, then lets runs and sends
     /// in progress finish.
     pub async fn run(&self, stop: watch::Receiver<bool>) -> Result<(), StoreError> {
-        let flows: Vec<(FlowSettings, TimeZone)> = self
+        let flows: Vec<ScheduledFlow> = self
             .config
             .flows
             .iter()
-            .map(|f| (f.clone(), self.zone(&f.tenant)))
+            .map(|f| ScheduledFlow {
+                flow: f.clone(),
+                zone: self.zone(&f.tenant),
+                source: self.source_of(f),
+            })
             .collect();
         let scheduler = scheduler::run(
             self.store.clone(),
@@ -130,10 +141,11 @@ impl Engine {
             ))
         })?;
         let (_keep, stop) = watch::channel(false);
-        Ok(run_once(&self.store, flow, &self.metrics, &stop).await?)
+        let source = self.source_of(flow);
+        Ok(run_once(&self.store, flow, source.as_deref(), &self.metrics, &stop).await?)
     }
 
-    /// Tests an account's connection.
+    /// Tests an account's connection: as the target it is, and as the source a flow reads it as.
     pub async fn check(&self, account: &str) -> Result<CheckVerdict, EngineError> {
         let target = self.targets.get(account).ok_or_else(|| {
             EngineError::Unknown(format!(
@@ -142,7 +154,19 @@ impl Engine {
                 self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })?;
-        Ok(target.check().await)
+        let read_by_a_flow = self
+            .config
+            .flows
+            .iter()
+            .any(|f| f.source() == Some(account));
+        match self.sources.get(account) {
+            Some(source) if read_by_a_flow => Ok(source.check().await),
+            _ => Ok(target.check().await),
+        }
+    }
+
+    fn source_of(&self, flow: &FlowSettings) -> Option<Arc<dyn Source>> {
+        self.sources.get(flow.source()?).cloned()
     }
 
     fn zone(&self, tenant: &str) -> TimeZone {

@@ -3,6 +3,7 @@
 use anyhow::{Result, bail};
 use clap::Args;
 use wfm_engine::Engine;
+use wfm_engine::flows::FlowDirection;
 use wfm_model::Schedule;
 
 use crate::commands::Context;
@@ -54,12 +55,15 @@ pub fn config(_args: ConfigArgs, ctx: &Context) -> Result<()> {
             Schedule::Cron(c) => format!("cron \"{c}\" in the tenant's time zone"),
             Schedule::Continuous => "continuously".to_string(),
         };
+        let route = match &f.direction {
+            FlowDirection::Deliver { target } => format!("from the store to {target}"),
+            FlowDirection::Ingest { source, .. } => format!("from {source} into the store"),
+        };
         out.say(format!(
-            "  flow    {} ({} of {} to {}, {schedule}{})",
+            "  flow    {} ({} of {}, {route}, {schedule}{})",
             f.name,
             f.kind,
             f.tenant,
-            f.target,
             if f.enabled { "" } else { ", disabled" }
         ));
     }

@@ -1,4 +1,5 @@
-//! The `files` target: each message becomes one file in a directory (a file drop).
+//! The `files` target: each message becomes one file in a directory (a file drop). The same account
+//! type read as a source is `sources::file_drop`.
 //!
 //! Many WFM systems import by polling a directory (Calabrio's historical statistics files, forecast
 //! imports, HR drops). A reader must never see half a file, so a message is written to a hidden
@@ -36,9 +37,18 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             default: Some("true"),
             help: "create the directory (and its parents) when it does not exist",
         },
+        PropertySpec {
+            name: "settle",
+            kind: PropertyKind::Duration,
+            required: false,
+            secret: false,
+            default: Some("5s"),
+            help: "as a source: how long a dropped file must stay unchanged before it is read",
+        },
     ],
     single_per_tenant: false,
     build,
+    build_source: Some(crate::sources::file_drop::build),
 };
 
 /// Longest file name accepted, in bytes: the temporary name adds a key and `.tmp`, and most

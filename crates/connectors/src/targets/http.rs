@@ -51,6 +51,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
     ],
     single_per_tenant: false,
     build,
+    build_source: None,
 };
 
 /// Header carrying the message's idempotency key.

@@ -233,3 +233,46 @@ fn environment_overrides_any_key() {
         "{e}"
     );
 }
+
+#[test]
+fn ingesting_flows_read_from_a_source_account() {
+    let ingest = format!(
+        "{EXAMPLE}\n[[flows]]\nname = \"acd-drop\"\nkind = \"interactions\"\ntenant = \"nordic\"\nsource = \"drop\"\non_invalid = \"stop\"\n"
+    );
+    let c = parse(&ingest).unwrap();
+    let flow = c.flow("acd-drop").unwrap();
+    assert_eq!(
+        flow.direction,
+        FlowDirection::Ingest {
+            source: "drop".to_string(),
+            on_invalid: OnInvalid::Stop
+        }
+    );
+    assert_eq!(flow.target(), None);
+    let cases = [
+        (
+            ingest.replace("source = \"drop\"", "source = \"lake\""),
+            "acd-drop.source: \"lake\" is a http account, which cannot be read from",
+        ),
+        (
+            ingest.replace("source = \"drop\"", "source = \"drop\"\ntarget = \"lake\""),
+            "set one of source and target",
+        ),
+        (
+            ingest.replace("on_invalid = \"stop\"", "on_invalid = \"ignore\""),
+            "acd-drop.on_invalid: \"ignore\"",
+        ),
+        (
+            ingest.replace("source = \"drop\"\n", ""),
+            "acd-drop.target: is required",
+        ),
+        (
+            EXAMPLE.replace("batch_size = 100", "on_invalid = \"skip\""),
+            "on_invalid: only applies to flows that read from a source account",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = error(&text);
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+    }
+}

@@ -5,6 +5,7 @@
 //! either loses the whole step (and it is read again) or keeps all of it (DESIGN §3). The delivery
 //! worker sends the messages later.
 
+mod ingest;
 mod interactions;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use wfm_connectors::accounts::{PropertySpec, PropertyValue};
+use wfm_connectors::sources::Source;
 use wfm_model::Schedule;
 use wfm_store::{Store, StoreError};
 
@@ -52,6 +54,18 @@ impl FlowKind {
         }
     }
 
+    /// Whether flows of this kind can read from a source account into the store.
+    pub fn can_ingest(self) -> bool {
+        !self.streams().is_empty()
+    }
+
+    /// The source streams an ingesting flow of this kind reads, in import order.
+    pub fn streams(self) -> &'static [wfm_model::RecordKind] {
+        match self {
+            FlowKind::Interactions => &[wfm_model::RecordKind::Interactions],
+        }
+    }
+
     /// The schedule used when a flow sets none, if the kind has one.
     pub fn default_schedule(self) -> Option<Schedule> {
         match self {
@@ -88,6 +102,33 @@ impl FromStr for FlowKind {
     }
 }
 
+/// Which way a flow moves data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowDirection {
+    /// From the store to a target account, through the outbox.
+    Deliver {
+        /// Account it delivers to.
+        target: String,
+    },
+    /// From a source account into the store.
+    Ingest {
+        /// Account it reads from.
+        source: String,
+        /// What to do with records that are not valid.
+        on_invalid: OnInvalid,
+    },
+}
+
+/// What an ingesting flow does with invalid input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInvalid {
+    /// Import the valid records; write the rejected ones next to the source (a file drop's
+    /// `rejected/`), and set aside a chunk that cannot be read at all. The stream never wedges.
+    Skip,
+    /// Fail the run and leave the chunk where it is, all or nothing, until someone fixes it.
+    Stop,
+}
+
 /// One configured flow (`[[flows]]`).
 #[derive(Debug, Clone)]
 pub struct FlowSettings {
@@ -97,8 +138,8 @@ pub struct FlowSettings {
     pub kind: FlowKind,
     /// Tenant whose data it moves.
     pub tenant: String,
-    /// Account it delivers to.
-    pub target: String,
+    /// From where to where.
+    pub direction: FlowDirection,
     /// When it runs.
     pub schedule: Schedule,
     /// Disabled flows are checked but never run by the scheduler.
@@ -108,6 +149,22 @@ pub struct FlowSettings {
 }
 
 impl FlowSettings {
+    /// The account the flow delivers to, if it delivers.
+    pub fn target(&self) -> Option<&str> {
+        match &self.direction {
+            FlowDirection::Deliver { target } => Some(target),
+            FlowDirection::Ingest { .. } => None,
+        }
+    }
+
+    /// The account the flow reads from, if it ingests.
+    pub fn source(&self) -> Option<&str> {
+        match &self.direction {
+            FlowDirection::Ingest { source, .. } => Some(source),
+            FlowDirection::Deliver { .. } => None,
+        }
+    }
+
     fn integer(&self, name: &str) -> Option<i64> {
         match self.options.get(name) {
             Some(PropertyValue::Integer(i)) => Some(*i),
@@ -133,6 +190,12 @@ pub enum FlowError {
     /// The store failed; nothing past the last committed step is lost.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The source account failed.
+    #[error(transparent)]
+    Source(#[from] wfm_connectors::sources::SourceError),
+    /// A chunk could not be imported and the flow stops on invalid input.
+    #[error("{0}")]
+    Import(crate::import::ImportError),
     /// The flow's saved cursor cannot be read.
     #[error(
         "the saved position of flow {flow} (cursor \"flow:{flow}\" in the store) is unreadable: {error}"
@@ -146,12 +209,25 @@ pub enum FlowError {
 }
 
 /// Runs the steps of one flow until it has caught up, or until `stop` turns true between steps.
+/// `source` is the flow's source account, for ingesting flows.
 pub async fn execute(
     store: &dyn Store,
     flow: &FlowSettings,
+    source: Option<&dyn Source>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<RunCounts, FlowError> {
-    match flow.kind {
-        FlowKind::Interactions => interactions::execute(store, flow, stop).await,
+    match (&flow.direction, source) {
+        (FlowDirection::Ingest { on_invalid, .. }, Some(source)) => {
+            ingest::execute(store, flow, source, *on_invalid, stop).await
+        }
+        (FlowDirection::Ingest { source, .. }, None) => {
+            Err(FlowError::Source(wfm_connectors::sources::SourceError {
+                source_name: format!("account {source}"),
+                message: "is not built as a source".to_string(),
+            }))
+        }
+        (FlowDirection::Deliver { .. }, _) => match flow.kind {
+            FlowKind::Interactions => interactions::execute(store, flow, stop).await,
+        },
     }
 }
