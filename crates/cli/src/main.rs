@@ -38,6 +38,8 @@ enum Command {
     Simulate(commands::simulate::SimulateArgs),
     /// Simulate a small contact center, import it and show what is in the store.
     Demo(commands::demo::DemoArgs),
+    /// Interval statistics of a tenant for local dates (Teleopti files, CSV or JSON).
+    Stats(commands::stats::StatsArgs),
     /// Run the scheduler, the delivery worker and the HTTP server until stopped (SIGTERM, Ctrl-C).
     Serve(commands::serve::ServeArgs),
     /// Run one flow: once and exit with --once, else on its schedule until stopped.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
             Command::Export(args) => commands::export::run(args, &ctx).await,
             Command::Simulate(args) => commands::simulate::run(args, &ctx.out),
             Command::Demo(args) => commands::demo::run(args, &ctx).await,
+            Command::Stats(args) => commands::stats::run(args, &ctx).await,
             Command::Serve(args) => commands::serve::run(args, &ctx).await,
             Command::Run(args) => commands::flows::run(args, &ctx).await,
             Command::Runs(args) => commands::flows::runs(args, &ctx).await,

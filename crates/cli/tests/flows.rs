@@ -17,6 +17,11 @@ struct Setup {
 impl Setup {
     /// A simulated center imported into a fresh store, and a configuration with `flows` appended.
     fn new(sink: &str, delivery: &str, flows: &str) -> Setup {
+        Setup::dated(sink, delivery, flows, "2024-03-04")
+    }
+
+    /// The same, with the two simulated days starting on `from`.
+    fn dated(sink: &str, delivery: &str, flows: &str, from: &str) -> Setup {
         let setup = Setup {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -48,7 +53,7 @@ token = "env:SINK_TOKEN"
         // Imports find the store through wfm-bridge.toml.
         setup.ok(&[
             "simulate", "--tenant", "sim", "--agents", "12", "--queues", "2", "--days", "2",
-            "--out", "sim",
+            "--from", from, "--out", "sim",
         ]);
         for kind in ["tenants", "queues", "agents", "interactions", "states"] {
             setup.ok(&["import", kind, &format!("sim/{kind}.jsonl")]);
@@ -621,4 +626,66 @@ fn kill_9_during_an_import_leaves_the_store_unchanged() {
     let out = setup.ok(&["import", "interactions", "big/interactions.jsonl", "--json"]);
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(summary["written"].as_u64().unwrap() > 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_statistics_are_sent_daily_and_again_after_late_data() {
+    let sink = sink(Behaviour::default()).await;
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Europe/Stockholm").unwrap())
+        .date();
+    let first = today.checked_sub(jiff::Span::new().days(3)).unwrap();
+    let flow = format!(
+        "[[accounts]]\nname = \"calabrio-drop\"\ntype = \"files\"\npath = \"calabrio\"\n\
+         [[flows]]\nname = \"history\"\nkind = \"interval_stats\"\ntenant = \"sim\"\ntarget = \"calabrio-drop\"\n\
+         start = \"{first}\"\ncapture_delay = \"0s\"\nlook_back = 5\n"
+    );
+    let setup = Setup::dated(&sink.url(), "", &flow, &first.to_string());
+
+    // Every complete day since `start` is sent: three days, three files each.
+    let out = setup.ok(&["run", "history", "--once"]);
+    assert!(out.contains("queued 9 message(s); delivered 9"), "{out}");
+    let compact = |d: jiff::civil::Date| d.strftime("%Y%m%d").to_string();
+    let day1 = format!("Queue_Statistics_{0}_{0}.csv", compact(first));
+    let sent = std::fs::read_to_string(setup.path("calabrio").join(&day1)).unwrap();
+    // Exactly what `wfm-bridge stats` computes for that day.
+    setup.ok(&[
+        "stats",
+        "--tenant",
+        "sim",
+        "--from",
+        &first.to_string(),
+        "--out",
+        "by-hand",
+    ]);
+    assert_eq!(
+        sent,
+        std::fs::read_to_string(setup.path("by-hand").join(&day1)).unwrap()
+    );
+    assert!(
+        sent.starts_with("Teleopti.Queue.Data\n\ninterval;date;time;queue;queue_name;"),
+        "{sent}"
+    );
+
+    // Nothing new: nothing sent.
+    let out = setup.ok(&["run", "history", "--once"]);
+    assert!(out.contains("queued 0 message(s)"), "{out}");
+
+    // A late contact on the first day: that day is computed again and what changed is sent again
+    // (only the queue file: an abandoned contact changes no agent row); the other days are not.
+    let late = serde_json::json!({"tenant":"sim","contact_id":"late-1","seq":1,"channel":"voice","direction":"inbound","queue":"q1",
+        "offered_at": format!("{first}T10:00:00+01:00"), "abandoned_at": format!("{first}T10:02:00+01:00")});
+    std::fs::write(setup.path("late.jsonl"), late.to_string()).unwrap();
+    setup.ok(&["import", "interactions", "late.jsonl"]);
+    let out = setup.ok(&["run", "history", "--once"]);
+    assert!(out.contains("queued 1 message(s); delivered 1"), "{out}");
+    let resent = std::fs::read_to_string(setup.path("calabrio").join(&day1)).unwrap();
+    assert_ne!(resent, sent, "the late contact did not change the day");
+    let abandoned = |text: &str| -> u64 {
+        text.lines()
+            .skip(3)
+            .map(|l| l.split(';').nth(7).unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(abandoned(&resent), abandoned(&sent) + 1);
 }

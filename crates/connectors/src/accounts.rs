@@ -204,6 +204,7 @@ pub fn account_types() -> &'static [AccountType] {
     &[
         crate::targets::files::ACCOUNT_TYPE,
         crate::targets::http::ACCOUNT_TYPE,
+        crate::targets::sftp::ACCOUNT_TYPE,
     ]
 }
 

@@ -85,9 +85,9 @@ fn closed_port() -> u16 {
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[test]
-fn account_types_list_files_and_http() {
+fn account_types_list_files_http_and_sftp() {
     let names: Vec<_> = account_types().iter().map(|t| t.name).collect();
-    assert_eq!(names, ["files", "http"]);
+    assert_eq!(names, ["files", "http", "sftp"]);
 
     let http = account_type("http").unwrap();
     let url = http.property("url").unwrap();

@@ -425,7 +425,7 @@ impl Config {
                 return Err(f.error("name", format!("flow {name:?} is configured twice")));
             }
             f.finish()?;
-            flows.push(FlowSettings {
+            let flow = FlowSettings {
                 name,
                 kind,
                 tenant,
@@ -433,7 +433,13 @@ impl Config {
                 schedule,
                 enabled,
                 options,
-            });
+            };
+            kind.check_options(&flow).map_err(|message| ConfigError {
+                file: ctx.file.clone(),
+                key: format!("flows.{}", flow.name),
+                message,
+            })?;
+            flows.push(flow);
         }
         root.finish()?;
         Ok(Config {

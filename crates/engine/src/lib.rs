@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod runner;
 pub mod scheduler;
 pub mod service;
+pub mod statistics;
 
 pub use clock::now_ms;
 pub use config::Config;

@@ -3,7 +3,8 @@
 //! It stands in for any system the generic `http` target delivers to. Every request (other than
 //! the `/_sandbox/…` control endpoints) is recorded as a [`ReceivedRequest`]: time, method, path,
 //! the headers a delivery is judged by (`Idempotency-Key`, `X-Wfm-Bridge-*`, `Content-Type`,
-//! `User-Agent`, and whether an `Authorization` was sent, never its value) and the body as text.
+//! `User-Agent`, and whether an `Authorization` was sent, never its value) and the body as text;
+//! a `multipart/form-data` body is also split into its [`ReceivedPart`]s.
 //! With [`SinkConfig::record_file`] each one is also appended as a JSON line to a file, written
 //! before the response is sent, so another process can read what arrived even after a crash.
 //!
@@ -32,8 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,6 +41,8 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+
+use crate::multipart::read_request;
 
 /// Largest body accepted: statistics files for a large center are a few MiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -134,8 +136,32 @@ pub struct ReceivedRequest {
     pub headers: BTreeMap<String, String>,
     /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The parts of a `multipart/form-data` body, in order; empty for any other body (and for a
+    /// multipart body that cannot be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<ReceivedPart>,
     /// The status the sink answered.
     pub status: u16,
+}
+
+/// One part of a received `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedPart {
+    /// The form field name (`file`).
+    pub name: Option<String>,
+    /// The file name the client gave.
+    pub filename: Option<String>,
+    /// The part's content type.
+    pub content_type: Option<String>,
+    /// The part's bytes as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+impl ReceivedRequest {
+    /// The first part named `name` of a multipart body.
+    pub fn part(&self, name: &str) -> Option<&ReceivedPart> {
+        self.parts.iter().find(|p| p.name.as_deref() == Some(name))
+    }
 }
 
 impl ReceivedRequest {
@@ -248,6 +274,7 @@ impl SinkHandle {
         uri: &Uri,
         headers: &HeaderMap,
         body: String,
+        parts: Vec<ReceivedPart>,
     ) -> Response {
         let mut response;
         {
@@ -262,6 +289,7 @@ impl SinkHandle {
                 path: uri.path().to_string(),
                 headers: headers_of_interest(headers),
                 body,
+                parts,
                 status: response.status().as_u16(),
             };
             if let Some(file) = &mut inner.record_file
@@ -442,19 +470,29 @@ async fn delete_received(State(handle): State<SinkHandle>) -> StatusCode {
 }
 
 /// Answers and records any request outside `/_sandbox/`.
-async fn receive(
-    State(handle): State<SinkHandle>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn receive(State(handle): State<SinkHandle>, request: Request) -> Response {
     let latency = handle.behaviour().latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let body = String::from_utf8_lossy(&body).into_owned();
-    handle.answer_and_record(&method, &uri, &headers, body)
+    let read = match read_request(request, MAX_BODY_BYTES).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let parts = match read.form {
+        Some(Ok(parts)) => parts
+            .into_iter()
+            .map(|p| ReceivedPart {
+                name: p.name,
+                filename: p.filename,
+                content_type: p.content_type,
+                body: String::from_utf8_lossy(&p.data).into_owned(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let body = String::from_utf8_lossy(&read.body).into_owned();
+    handle.answer_and_record(&read.method, &read.uri, &read.headers, body, parts)
 }
 
 /// Decides the answer to request number `seq`, counting down the behaviour's counters.

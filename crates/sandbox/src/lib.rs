@@ -6,5 +6,10 @@
 //! reject credentials, fail, throttle, refuse a message, answer slowly.
 //!
 //! - [`http_sink`]: accepts POSTs on any path, the counterpart of the generic `http` target.
+//! - [`calabrio::historical`]: Calabrio's historical statistics intake, which checks the three
+//!   Teleopti files the way calabrio.md §6 says and keeps what it accepts.
+//! - [`multipart`]: reading uploads (`multipart/form-data`) as the emulators receive them.
 
+pub mod calabrio;
 pub mod http_sink;
+pub mod multipart;

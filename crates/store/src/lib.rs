@@ -316,6 +316,37 @@ pub struct RunEnd {
     pub error: Option<String>,
 }
 
+/// Where a read of segments by offered time stopped: (offered_at ms, contact_id, seq) of the last one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OfferedPosition {
+    /// `offered_at` in UTC milliseconds.
+    pub offered_at: i64,
+    /// Contact id.
+    pub contact_id: String,
+    /// Segment number.
+    pub seq: u32,
+}
+
+impl OfferedPosition {
+    /// The position of a segment.
+    pub fn of(segment: &wfm_model::Segment) -> OfferedPosition {
+        OfferedPosition {
+            offered_at: segment.offered_at.as_millisecond(),
+            contact_id: segment.contact_id.clone(),
+            seq: segment.seq,
+        }
+    }
+}
+
+/// One agent's state events around a time window.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentTimeline {
+    /// The last event before the window: the state the agent is in when it starts.
+    pub before: Option<wfm_model::AgentStateEvent>,
+    /// The events inside the window, in time order.
+    pub within: Vec<wfm_model::AgentStateEvent>,
+}
+
 /// A persistence backend. Implementations: SQLite (embedded) and PostgreSQL.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -341,6 +372,34 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Record>, StoreError>;
 
+    /// Up to `limit` segments of `tenant` offered in `[from, to)` (UTC ms), in (offered_at,
+    /// contact_id, seq) order, strictly after `after`.
+    async fn segments_offered(
+        &self,
+        tenant: &str,
+        from: i64,
+        to: i64,
+        after: Option<&OfferedPosition>,
+        limit: usize,
+    ) -> Result<Vec<wfm_model::Segment>, StoreError>;
+
+    /// The agents of `tenant` with state events in `[from, to)` (UTC ms), in id order.
+    async fn agents_with_states(
+        &self,
+        tenant: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// One agent's last event before `from` and its events in `[from, to)` (UTC ms).
+    async fn agent_timeline(
+        &self,
+        tenant: &str,
+        agent: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<AgentTimeline, StoreError>;
+
     /// Up to `limit` rows of one kind (segments, states, agents, queues, tenants) of one tenant that
     /// were inserted or changed after `after`, in change order. Only committed rows are returned, and
     /// a row committed later never sorts before a cursor already handed out.
@@ -351,6 +410,11 @@ pub trait Store: Send + Sync + 'static {
         after: &ChangeCursor,
         limit: usize,
     ) -> Result<Vec<Change>, StoreError>;
+
+    /// A cursor at the current end of a tenant's change feed of `kind`: reading from it returns
+    /// only rows committed after this call (a flow that starts without history begins here).
+    async fn change_head(&self, kind: RecordKind, tenant: &str)
+    -> Result<ChangeCursor, StoreError>;
 
     /// The value of a named cursor (flows keep their position here), if set.
     async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;

@@ -45,6 +45,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ],
         postgres: &[CHANGE_FEED],
     },
+    Migration {
+        version: 4,
+        sqlite: &[include_str!("../migrations/0004_statistics_windows.sql")],
+        postgres: &[include_str!("../migrations/0004_statistics_windows.sql")],
+    },
 ];
 
 /// The table that records applied migrations (same SQL on both backends).

@@ -29,7 +29,7 @@ use deadpool_postgres::{
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use wfm_model::{Agent, Record, RecordKind, Tenant};
+use wfm_model::{Agent, Record, RecordKind, Segment, Tenant};
 
 use crate::codec::{self, Columns, Value};
 use crate::error::{StoreError, postgres as pg_err};
@@ -39,8 +39,8 @@ use crate::schema::{
 };
 use crate::url::describe_postgres;
 use crate::{
-    Change, ChangeCursor, NaturalKey, NewMessage, OutboxDepth, OutboxFilter, OutboxMessage, Run,
-    RunEnd, Store, StoreTx, TableCounts, WriteCounts,
+    AgentTimeline, Change, ChangeCursor, NaturalKey, NewMessage, OfferedPosition, OutboxDepth,
+    OutboxFilter, OutboxMessage, Run, RunEnd, Store, StoreTx, TableCounts, WriteCounts,
 };
 
 /// Connections the pool keeps at most.
@@ -355,6 +355,147 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn segments_offered(
+        &self,
+        tenant: &str,
+        from: i64,
+        to: i64,
+        after: Option<&OfferedPosition>,
+        limit: usize,
+    ) -> Result<Vec<Segment>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let context = format!(
+            "reading segments offered in a window from {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        let sql = schema::select_offered(Dialect::Postgres, after.is_some());
+        let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
+            vec![Box::new(tenant.to_string()), Box::new(from), Box::new(to)];
+        if let Some(p) = after {
+            params.push(Box::new(p.offered_at));
+            params.push(Box::new(p.contact_id.clone()));
+            params.push(Box::new(i64::from(p.seq)));
+        }
+        params.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let rows = query_records(
+            &client,
+            &self.describe,
+            &context,
+            RecordKind::Interactions,
+            &sql,
+            &params,
+            0,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(record, _)| match record {
+                Record::Segment(s) => Some(s),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn agents_with_states(
+        &self,
+        tenant: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let context = format!("listing agents with states from {}", self.describe);
+        let client = self.client(&context).await?;
+        let stmt = client
+            .prepare_cached(&schema::select_state_agents(Dialect::Postgres))
+            .await
+            .map_err(pg_err(&context))?;
+        let rows = client
+            .query(&stmt, &[&tenant, &from, &to])
+            .await
+            .map_err(pg_err(&context))?;
+        rows.iter()
+            .map(|row| row.try_get::<_, String>(0).map_err(pg_err(&context)))
+            .collect()
+    }
+
+    async fn agent_timeline(
+        &self,
+        tenant: &str,
+        agent: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<AgentTimeline, StoreError> {
+        let context = format!(
+            "reading the states of agent {agent:?} from {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        let states = |rows: Vec<(Record, Vec<i64>)>| {
+            rows.into_iter()
+                .filter_map(|(record, _)| match record {
+                    Record::State(s) => Some(s),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let key = |extra: &[i64]| {
+            let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
+                vec![Box::new(tenant.to_string()), Box::new(agent.to_string())];
+            params.extend(
+                extra
+                    .iter()
+                    .map(|i| Box::new(*i) as Box<dyn ToSql + Sync + Send>),
+            );
+            params
+        };
+        let before = states(
+            query_records(
+                &client,
+                &self.describe,
+                &context,
+                RecordKind::States,
+                &schema::select_state_before(Dialect::Postgres),
+                &key(&[from]),
+                0,
+            )
+            .await?,
+        );
+        let within = states(
+            query_records(
+                &client,
+                &self.describe,
+                &context,
+                RecordKind::States,
+                &schema::select_states_between(Dialect::Postgres),
+                &key(&[from, to]),
+                0,
+            )
+            .await?,
+        );
+        Ok(AgentTimeline {
+            before: before.into_iter().next(),
+            within,
+        })
+    }
+
+    async fn change_head(
+        &self,
+        _kind: RecordKind,
+        _tenant: &str,
+    ) -> Result<ChangeCursor, StoreError> {
+        // Every transaction below the horizon has ended; later rows are stamped at or above it.
+        let context = format!("reading the end of a change feed from {}", self.describe);
+        let client = self.client(&context).await?;
+        let row = client
+            .query_one(&format!("SELECT ({HORIZON})"), &[])
+            .await
+            .map_err(pg_err(&context))?;
+        let seq: i64 = row.try_get(0).map_err(pg_err(&context))?;
+        Ok(ChangeCursor { seq, key: None })
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {

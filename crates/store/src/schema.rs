@@ -382,6 +382,71 @@ impl Table {
     }
 }
 
+// Window reads for statistics: segments by offered time, agents' timelines.
+
+/// Segments of a tenant offered in a window, in (offered_at, contact_id, seq) order.
+/// Parameters: tenant, from, to, then the position's three columns (when `after`), then the limit.
+pub(crate) fn select_offered(dialect: Dialect, after: bool) -> String {
+    let p = |n| dialect.param(n);
+    let (position, limit) = if after {
+        (
+            format!(
+                " AND (offered_at, contact_id, seq) > ({}, {}, {})",
+                p(4),
+                p(5),
+                p(6)
+            ),
+            p(7),
+        )
+    } else {
+        (String::new(), p(4))
+    };
+    format!(
+        "SELECT {} FROM segments WHERE tenant = {} AND offered_at >= {} AND offered_at < {}{position} \
+         ORDER BY offered_at, contact_id, seq LIMIT {limit}",
+        SEGMENTS.column_list(),
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
+/// An agent's last state before an instant. Parameters: tenant, agent, instant.
+pub(crate) fn select_state_before(dialect: Dialect) -> String {
+    let p = |n| dialect.param(n);
+    format!(
+        "SELECT {} FROM states WHERE tenant = {} AND agent = {} AND at < {} ORDER BY at DESC LIMIT 1",
+        STATES.column_list(),
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
+/// An agent's states in a window, in time order. Parameters: tenant, agent, from, to.
+pub(crate) fn select_states_between(dialect: Dialect) -> String {
+    let p = |n| dialect.param(n);
+    format!(
+        "SELECT {} FROM states WHERE tenant = {} AND agent = {} AND at >= {} AND at < {} ORDER BY at",
+        STATES.column_list(),
+        p(1),
+        p(2),
+        p(3),
+        p(4)
+    )
+}
+
+/// The agents with states in a window. Parameters: tenant, from, to.
+pub(crate) fn select_state_agents(dialect: Dialect) -> String {
+    let p = |n| dialect.param(n);
+    format!(
+        "SELECT DISTINCT agent FROM states WHERE tenant = {} AND at >= {} AND at < {} ORDER BY agent",
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, OpenFlags, TransactionBehavior, params_from_iter};
-use wfm_model::{Agent, Record, RecordKind, Tenant};
+use wfm_model::{Agent, Record, RecordKind, Segment, Tenant};
 
 use crate::codec::{self, Columns, Value};
 use crate::error::{StoreError, sqlite as sqlite_err};
@@ -42,8 +42,8 @@ use crate::migrations::{self, CREATE_SCHEMA_MIGRATIONS, MIGRATIONS};
 use crate::schema::{self, AGENT_SKILLS, COUNTED, Dialect, SKILLS, TEAMS};
 use crate::url::{SqliteLocation, describe_sqlite};
 use crate::{
-    Change, ChangeCursor, NaturalKey, NewMessage, OutboxDepth, OutboxFilter, OutboxMessage, Run,
-    RunEnd, Store, StoreTx, TableCounts, WriteCounts,
+    AgentTimeline, Change, ChangeCursor, NaturalKey, NewMessage, OfferedPosition, OutboxDepth,
+    OutboxFilter, OutboxMessage, Run, RunEnd, Store, StoreTx, TableCounts, WriteCounts,
 };
 
 /// How long a connection waits for another writer before giving up. Imports hold the write lock
@@ -486,6 +486,161 @@ impl Store for SqliteStore {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn segments_offered(
+        &self,
+        tenant: &str,
+        from: i64,
+        to: i64,
+        after: Option<&OfferedPosition>,
+        limit: usize,
+    ) -> Result<Vec<Segment>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = schema::select_offered(Dialect::Sqlite, after.is_some());
+        let tenant = tenant.to_string();
+        let after = after.cloned();
+        let context = format!(
+            "reading segments offered in a window from {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, store| {
+            let mut params: Vec<Value<'_>> = vec![
+                Value::Text(Some(tenant.as_str().into())),
+                Value::Int(Some(from)),
+                Value::Int(Some(to)),
+            ];
+            if let Some(p) = &after {
+                params.push(Value::Int(Some(p.offered_at)));
+                params.push(Value::Text(Some(p.contact_id.as_str().into())));
+                params.push(Value::Int(Some(i64::from(p.seq))));
+            }
+            params.push(Value::Int(Some(i64::try_from(limit).unwrap_or(i64::MAX))));
+            let rows = query_records(
+                conn,
+                store,
+                &context,
+                RecordKind::Interactions,
+                &sql,
+                &params,
+                0,
+            )?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(record, _)| match record {
+                    Record::Segment(s) => Some(s),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn agents_with_states(
+        &self,
+        tenant: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = schema::select_state_agents(Dialect::Sqlite);
+        let tenant = tenant.to_string();
+        let context = format!("listing agents with states from {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, _| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(sqlite_err(&context))?;
+            let agents = stmt
+                .query_map(rusqlite::params![tenant, from, to], |row| {
+                    row.get::<_, String>(0)
+                })
+                .map_err(sqlite_err(&context))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sqlite_err(&context))?;
+            Ok(agents)
+        })
+        .await
+    }
+
+    async fn agent_timeline(
+        &self,
+        tenant: &str,
+        agent: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<AgentTimeline, StoreError> {
+        let before_sql = schema::select_state_before(Dialect::Sqlite);
+        let within_sql = schema::select_states_between(Dialect::Sqlite);
+        let (tenant, agent) = (tenant.to_string(), agent.to_string());
+        let context = format!(
+            "reading the states of agent {agent:?} from {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, store| {
+            let key = |extra: &[i64]| {
+                let mut params: Vec<Value<'_>> = vec![
+                    Value::Text(Some(tenant.as_str().into())),
+                    Value::Text(Some(agent.as_str().into())),
+                ];
+                params.extend(extra.iter().map(|i| Value::Int(Some(*i))));
+                params
+            };
+            let states = |rows: Vec<(Record, Vec<i64>)>| {
+                rows.into_iter()
+                    .filter_map(|(record, _)| match record {
+                        Record::State(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let before = states(query_records(
+                conn,
+                store,
+                &context,
+                RecordKind::States,
+                &before_sql,
+                &key(&[from]),
+                0,
+            )?);
+            let within = states(query_records(
+                conn,
+                store,
+                &context,
+                RecordKind::States,
+                &within_sql,
+                &key(&[from, to]),
+                0,
+            )?);
+            Ok(AgentTimeline {
+                before: before.into_iter().next(),
+                within,
+            })
+        })
+        .await
+    }
+
+    async fn change_head(
+        &self,
+        kind: RecordKind,
+        tenant: &str,
+    ) -> Result<ChangeCursor, StoreError> {
+        // Writers are serialised and number their transactions from a counter, so every later
+        // write gets a sequence above the highest one stored.
+        let sql = format!(
+            "SELECT coalesce(max(change_seq), 0) + 1 FROM {} WHERE tenant = ?1",
+            schema::table_of(kind).name
+        );
+        let tenant = tenant.to_string();
+        let context = format!(
+            "reading the end of the {kind} feed from {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            let seq: i64 = conn
+                .query_row(&sql, [tenant], |row| row.get(0))
+                .map_err(sqlite_err(&context))?;
+            Ok(ChangeCursor { seq, key: None })
         })
         .await
     }

@@ -7,6 +7,9 @@ use std::time::Duration;
 use wfm_model::{Record, RecordKind};
 use wfm_store::{NaturalKey, Store, StoreError, TableCounts, WriteCounts};
 
+/// Migrations this version of the store applies.
+const MIGRATIONS: i64 = 4;
+
 /// One backend to run a test body against, with a way to look under the store's API.
 struct Fixture {
     url: String,
@@ -116,6 +119,9 @@ on_both_backends!(
     one_write_may_repeat_a_key,
     after_key_of_another_kind_is_refused,
     large_batches_are_written_whole,
+    segments_are_read_by_offered_time_in_pages,
+    the_change_head_skips_history,
+    agent_timelines_start_with_the_state_before_the_window,
 );
 
 fn parse(kind: RecordKind, json: &str) -> Record {
@@ -248,7 +254,7 @@ async fn migrations_run_once_and_reopening_is_idempotent(f: Fixture) {
     assert_eq!(store.counts(None).await.unwrap(), TableCounts::default());
     write(&*store, vec![tenant("t1")]).await;
     let applied = f.scalar("SELECT count(*) FROM schema_migrations").await;
-    assert_eq!(applied, 3, "every migration recorded once");
+    assert_eq!(applied, MIGRATIONS, "every migration recorded once");
     let applied_at = f
         .scalar("SELECT max(applied_at) FROM schema_migrations")
         .await;
@@ -259,7 +265,10 @@ async fn migrations_run_once_and_reopening_is_idempotent(f: Fixture) {
         assert_eq!(store.counts(None).await.unwrap().tenants, 1);
         drop(store);
     }
-    assert_eq!(f.scalar("SELECT count(*) FROM schema_migrations").await, 3);
+    assert_eq!(
+        f.scalar("SELECT count(*) FROM schema_migrations").await,
+        MIGRATIONS
+    );
     assert_eq!(
         f.scalar("SELECT max(applied_at) FROM schema_migrations")
             .await,
@@ -281,7 +290,10 @@ async fn concurrent_opens_migrate_once(f: Fixture) {
     while let Some(opened) = opens.join_next().await {
         opened.unwrap().unwrap();
     }
-    assert_eq!(f.scalar("SELECT count(*) FROM schema_migrations").await, 3);
+    assert_eq!(
+        f.scalar("SELECT count(*) FROM schema_migrations").await,
+        MIGRATIONS
+    );
 }
 
 async fn a_newer_schema_is_refused(f: Fixture) {
@@ -813,4 +825,125 @@ async fn sqlite_store_directory_is_created() {
         .unwrap();
     assert_eq!(store.describe(), format!("SQLite {}", path.display()));
     assert!(path.is_file());
+}
+
+fn segment_at(tenant: &str, contact: &str, seq: u32, offered: &str) -> Record {
+    let json = format!(
+        r#"{{"tenant":"{tenant}","contact_id":"{contact}","seq":{seq},"channel":"voice","direction":"inbound","queue":"q","offered_at":"{offered}"}}"#
+    );
+    Record::Segment(serde_json::from_str(&json).unwrap())
+}
+
+fn state_at(tenant: &str, agent: &str, at: &str, state: &str) -> Record {
+    let json =
+        format!(r#"{{"tenant":"{tenant}","agent":"{agent}","at":"{at}","state":"{state}"}}"#);
+    Record::State(serde_json::from_str(&json).unwrap())
+}
+
+fn ms(at: &str) -> i64 {
+    at.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+}
+
+async fn segments_are_read_by_offered_time_in_pages(f: Fixture) {
+    let store = f.open().await;
+    write(&*store, vec![tenant("t1"), tenant("t2")]).await;
+    write(
+        &*store,
+        vec![
+            segment_at("t1", "before", 1, "2024-03-01T07:59:59.999Z"),
+            segment_at("t1", "b", 1, "2024-03-01T08:00:00Z"),
+            segment_at("t1", "a", 2, "2024-03-01T08:00:00Z"),
+            segment_at("t1", "a", 1, "2024-03-01T08:00:00Z"),
+            segment_at("t1", "c", 1, "2024-03-01T09:30:00Z"),
+            segment_at("t1", "end", 1, "2024-03-01T10:00:00Z"),
+            segment_at("t2", "other", 1, "2024-03-01T09:00:00Z"),
+        ],
+    )
+    .await;
+    let (from, to) = (ms("2024-03-01T08:00:00Z"), ms("2024-03-01T10:00:00Z"));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .segments_offered("t1", from, to, after.as_ref(), 2)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(wfm_store::OfferedPosition::of(last));
+        seen.extend(page.iter().map(|s| format!("{}/{}", s.contact_id, s.seq)));
+    }
+    assert_eq!(seen, ["a/1", "a/2", "b/1", "c/1"]);
+}
+
+async fn agent_timelines_start_with_the_state_before_the_window(f: Fixture) {
+    let store = f.open().await;
+    write(&*store, vec![tenant("t1"), tenant("t2")]).await;
+    write(
+        &*store,
+        vec![
+            state_at("t1", "a1", "2024-02-27T08:00:00Z", "ready"),
+            state_at("t1", "a1", "2024-02-29T08:00:00Z", "not_ready"),
+            state_at("t1", "a1", "2024-03-01T08:00:00Z", "busy"),
+            state_at("t1", "a1", "2024-03-01T08:05:00Z", "acw"),
+            state_at("t1", "a1", "2024-03-02T00:00:00Z", "logged_out"),
+            state_at("t1", "a2", "2024-02-28T08:00:00Z", "ready"),
+            state_at("t2", "a3", "2024-03-01T09:00:00Z", "ready"),
+        ],
+    )
+    .await;
+    let (from, to) = (ms("2024-03-01T00:00:00Z"), ms("2024-03-02T00:00:00Z"));
+    assert_eq!(
+        store.agents_with_states("t1", from, to).await.unwrap(),
+        ["a1"]
+    );
+    let a1 = store.agent_timeline("t1", "a1", from, to).await.unwrap();
+    assert_eq!(a1.before.unwrap().state, wfm_model::AgentState::NotReady);
+    let within: Vec<_> = a1.within.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(within, ["busy", "acw"]);
+    let a2 = store.agent_timeline("t1", "a2", from, to).await.unwrap();
+    assert_eq!(a2.before.unwrap().state, wfm_model::AgentState::Ready);
+    assert!(a2.within.is_empty());
+    let none = store
+        .agent_timeline("t1", "nobody", from, to)
+        .await
+        .unwrap();
+    assert_eq!(none, wfm_store::AgentTimeline::default());
+}
+
+async fn the_change_head_skips_history(f: Fixture) {
+    let store = f.open().await;
+    write(&*store, vec![tenant("t1")]).await;
+    write(
+        &*store,
+        vec![segment_at("t1", "old", 1, "2024-03-01T08:00:00Z")],
+    )
+    .await;
+    let head = store
+        .change_head(RecordKind::Interactions, "t1")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .changes(RecordKind::Interactions, "t1", &head, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    write(
+        &*store,
+        vec![segment_at("t1", "new", 1, "2024-03-01T09:00:00Z")],
+    )
+    .await;
+    let changes = store
+        .changes(RecordKind::Interactions, "t1", &head, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = changes
+        .iter()
+        .map(|c| match &c.record {
+            Record::Segment(s) => s.contact_id.clone(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(ids, ["new"]);
 }

@@ -1,4 +1,5 @@
-//! Test fixtures of wfm-bridge: a fresh PostgreSQL database for each test that wants one.
+//! Test fixtures of wfm-bridge: a fresh PostgreSQL database for each test that wants one, and a
+//! throwaway OpenSSH server ([`sshd`], in its own module) for the SFTP tests.
 //!
 //! [`postgres`] finds a server, in this order:
 //!
@@ -30,6 +31,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, OnceCell};
+
+mod sshd;
+pub use sshd::{SSHD_SKIP_MESSAGE, TestSshd, sshd};
 
 /// What a test prints when it is skipped for want of PostgreSQL.
 pub const SKIP_MESSAGE: &str =

@@ -9,6 +9,7 @@ pub mod outbox;
 pub mod sandbox;
 pub mod serve;
 pub mod simulate;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -251,7 +251,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// The idempotency key reduced to characters safe in a file name, and shortened.
-fn key_for_file_name(key: &str) -> String {
+pub(crate) fn key_for_file_name(key: &str) -> String {
     key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

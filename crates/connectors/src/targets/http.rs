@@ -1,6 +1,10 @@
 //! The `http` target: a generic JSON (or any payload) POST to one URL.
 //!
-//! For WFM systems and in-house services that accept a plain HTTP POST. Every request carries the
+//! For WFM systems and in-house services that accept a plain HTTP POST. In the default `json` mode
+//! the payload is the request body, with its own content type. In `multipart` mode, for file
+//! upload endpoints such as Calabrio's, the body is `multipart/form-data` with one part named
+//! `file` whose filename is the message name and whose content type is the payload's; the
+//! headers and the way answers are classified are the same. Every request carries the
 //! message's idempotency key (`Idempotency-Key`) so a receiver can drop a repeat, and
 //! `X-Wfm-Bridge-Flow`, `X-Wfm-Bridge-Message` and `X-Wfm-Bridge-Attempt` to trace it back. The
 //! optional token is sent as `Authorization: Bearer …` and appears nowhere else: not in errors, not
@@ -48,6 +52,15 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             default: Some("30s"),
             help: "how long one request may take, from connecting to the end of the response",
         },
+        PropertySpec {
+            name: "mode",
+            kind: PropertyKind::Text,
+            required: false,
+            secret: false,
+            default: Some("json"),
+            help: "json: the payload is the request body; multipart: a multipart/form-data upload \
+                   with one part named file, named after the message",
+        },
     ],
     single_per_tenant: false,
     build,
@@ -63,6 +76,43 @@ pub const MESSAGE_HEADER: &str = "x-wfm-bridge-message";
 /// Header carrying the attempt number (1 for the first).
 pub const ATTEMPT_HEADER: &str = "x-wfm-bridge-attempt";
 
+/// Name of the one part of a `multipart` upload.
+pub const MULTIPART_FIELD: &str = "file";
+
+/// How a message is put into the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The payload is the body, with the payload's content type (`mode = "json"`, the default;
+    /// named for the usual payload, though any payload is sent as it is).
+    #[default]
+    Json,
+    /// `multipart/form-data` with one part named `file`: filename = the message name, content
+    /// type = the payload's (`mode = "multipart"`).
+    Multipart,
+}
+
+impl Mode {
+    /// The mode of a `mode` property value; the error names the allowed values.
+    pub fn parse(value: &str) -> Result<Mode, String> {
+        match value.trim() {
+            "json" => Ok(Mode::Json),
+            "multipart" => Ok(Mode::Multipart),
+            other => Err(format!(
+                "mode {other:?} is not a mode of the http target; use \"json\" (the payload is the \
+                 body) or \"multipart\" (a multipart/form-data file upload)"
+            )),
+        }
+    }
+
+    /// The property value naming this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Json => "json",
+            Mode::Multipart => "multipart",
+        }
+    }
+}
+
 fn build(account: &AccountConfig) -> Result<Box<dyn Target>, AccountError> {
     Ok(Box::new(HttpTarget::from_account(account)?))
 }
@@ -75,6 +125,7 @@ pub struct HttpTarget {
     origin: String,
     token: Option<Secret>,
     timeout: Duration,
+    mode: Mode,
     client: reqwest::Client,
 }
 
@@ -85,6 +136,7 @@ impl fmt::Debug for HttpTarget {
             .field("origin", &self.origin)
             .field("token", &self.token.as_ref().map(|_| "<secret>"))
             .field("timeout", &self.timeout)
+            .field("mode", &self.mode)
             .finish()
     }
 }
@@ -121,11 +173,23 @@ impl HttpTarget {
             url,
             token,
             timeout,
+            mode: Mode::Json,
             client,
         })
     }
 
-    /// Builds the target from an account's checked properties (`url`, `token`, `timeout`).
+    /// The same target sending in `mode`.
+    pub fn with_mode(mut self, mode: Mode) -> HttpTarget {
+        self.mode = mode;
+        self
+    }
+
+    /// How messages are put into requests.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Builds the target from an account's checked properties (`url`, `token`, `timeout`, `mode`).
     pub fn from_account(account: &AccountConfig) -> Result<HttpTarget, AccountError> {
         let error = |message: String| AccountError {
             account: account.name.clone(),
@@ -136,7 +200,13 @@ impl HttpTarget {
             .ok_or_else(|| error("property url is required: where messages are POSTed".into()))?;
         let token = account.secret("token").cloned();
         let timeout = account.duration("timeout").unwrap_or(http::DEFAULT_TIMEOUT);
-        HttpTarget::new(url, token, timeout).map_err(error)
+        let mode = account
+            .text("mode")
+            .map_or(Ok(Mode::Json), Mode::parse)
+            .map_err(error)?;
+        Ok(HttpTarget::new(url, token, timeout)
+            .map_err(error)?
+            .with_mode(mode))
     }
 
     /// `scheme://host:port` of the URL.
@@ -179,6 +249,24 @@ impl Target for HttpTarget {
 
     async fn deliver(&self, message: &OutboundMessage) -> Result<(), DeliveryError> {
         let content_type = header_value("content type", &message.content_type)?;
+        let (content_type, body) = match self.mode {
+            Mode::Json => (content_type, message.payload.clone()),
+            Mode::Multipart => {
+                let boundary = boundary_for(&message.payload);
+                let body = multipart_body(
+                    &boundary,
+                    &message.name,
+                    &message.content_type,
+                    &message.payload,
+                );
+                let content_type =
+                    HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
+                        .map_err(|_| DeliveryError::Rejected {
+                            reason: "cannot form a multipart content type".to_string(),
+                        })?;
+                (content_type, body)
+            }
+        };
         let request = self
             .request(Method::POST)
             .header(CONTENT_TYPE, content_type)
@@ -189,7 +277,7 @@ impl Target for HttpTarget {
             .header(FLOW_HEADER, header_value("flow name", &message.flow)?)
             .header(MESSAGE_HEADER, header_value("message name", &message.name)?)
             .header(ATTEMPT_HEADER, message.attempt)
-            .body(message.payload.clone());
+            .body(body);
         let response = request.send().await.map_err(|e| http::classify_error(&e))?;
         let response = http::classify_response(response).await?;
         // Read the body to its end so the connection goes back to the pool.
@@ -208,9 +296,128 @@ fn header_value(what: &str, value: &str) -> Result<HeaderValue, DeliveryError> {
     })
 }
 
+/// A multipart boundary that does not occur in `payload`.
+///
+/// RFC 2046 allows up to 70 characters; ours are `wfm-bridge-` and 32 hex digits from a randomly
+/// seeded hasher, so a collision with the payload is practically impossible, and checked anyway.
+fn boundary_for(payload: &[u8]) -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    loop {
+        let random = RandomState::new();
+        let boundary = format!(
+            "wfm-bridge-{:016x}{:016x}",
+            random.hash_one(payload.len()),
+            random.hash_one(std::time::SystemTime::now())
+        );
+        let delimiter = format!("--{boundary}");
+        if !payload
+            .windows(delimiter.len())
+            .any(|w| w == delimiter.as_bytes())
+        {
+            return boundary;
+        }
+    }
+}
+
+/// A `multipart/form-data` body (RFC 7578) with one part named [`MULTIPART_FIELD`].
+///
+/// The filename is quoted the way browsers do it (WHATWG HTML): `"` as `%22`, CR and LF as
+/// `%0D` and `%0A`; other characters, UTF-8 included, are sent as they are (RFC 7578 §4.2).
+fn multipart_body(boundary: &str, name: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
+    let filename = name
+        .replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    let mut body = Vec::with_capacity(payload.len() + 256);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\n\
+             Content-Disposition: form-data; name=\"{MULTIPART_FIELD}\"; filename=\"{filename}\"\r\n\
+             Content-Type: {content_type}\r\n\
+             \r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(payload);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_are_json_or_multipart() {
+        assert_eq!(Mode::parse("json"), Ok(Mode::Json));
+        assert_eq!(Mode::parse("multipart"), Ok(Mode::Multipart));
+        let err = Mode::parse("form").unwrap_err();
+        assert!(
+            err.contains("\"json\"") && err.contains("\"multipart\""),
+            "{err}"
+        );
+        assert_eq!(Mode::Multipart.as_str(), "multipart");
+    }
+
+    #[test]
+    fn a_mode_that_does_not_exist_is_an_account_error() {
+        let account = AccountConfig {
+            name: "calabrio-upload".into(),
+            account_type: "http".into(),
+            tenant: None,
+            properties: [
+                (
+                    "url".to_string(),
+                    crate::accounts::PropertyValue::Text("https://wfm.example.com/in".into()),
+                ),
+                (
+                    "mode".to_string(),
+                    crate::accounts::PropertyValue::Text("xml".into()),
+                ),
+            ]
+            .into(),
+        };
+        let err = HttpTarget::from_account(&account).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("account calabrio-upload: mode \"xml\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn multipart_bodies_have_one_file_part() {
+        let body = multipart_body(
+            "XyZ",
+            "Queue_Statistics_20240301_20240301.csv",
+            "text/csv",
+            b"a;b\n",
+        );
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "--XyZ\r\n\
+             Content-Disposition: form-data; name=\"file\"; \
+             filename=\"Queue_Statistics_20240301_20240301.csv\"\r\n\
+             Content-Type: text/csv\r\n\
+             \r\n\
+             a;b\n\r\n\
+             --XyZ--\r\n"
+        );
+        let body = multipart_body("B", "say \"hi\".csv", "text/csv", b"");
+        assert!(
+            String::from_utf8(body)
+                .unwrap()
+                .contains("filename=\"say %22hi%22.csv\"")
+        );
+    }
+
+    #[test]
+    fn boundaries_never_occur_in_the_payload() {
+        let a = boundary_for(b"payload");
+        assert!(a.starts_with("wfm-bridge-") && a.len() <= 70, "{a}");
+        assert_ne!(a, boundary_for(b"payload"));
+    }
 
     #[test]
     fn urls_must_be_http_with_a_host() {

@@ -5,8 +5,10 @@
 //! refused for good. It never decides about retries itself; the worker does (DESIGN §3 "Outbox").
 //! [`Target::check`] is the "test connection" of an account.
 
+pub mod calabrio;
 pub mod files;
 pub mod http;
+pub mod sftp;
 
 use std::time::Duration;
 

@@ -7,6 +7,7 @@
 
 mod ingest;
 mod interactions;
+mod interval_stats;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,13 +24,14 @@ use wfm_store::{Store, StoreError};
 pub enum FlowKind {
     /// Contact segments inserted or changed since the last run, as JSON Lines.
     Interactions,
+    /// Interval statistics of each complete day (and of days late data changed), as files.
+    IntervalStats,
 }
 
 /// Kinds named in the design that later versions add; configuring one says so plainly.
-const PLANNED: [&str; 7] = [
+const PLANNED: [&str; 6] = [
     "directory",
     "agent_states",
-    "interval_stats",
     "forecast",
     "schedules",
     "timecards",
@@ -38,12 +40,13 @@ const PLANNED: [&str; 7] = [
 
 impl FlowKind {
     /// Every kind this version runs.
-    pub const ALL: [FlowKind; 1] = [FlowKind::Interactions];
+    pub const ALL: [FlowKind; 2] = [FlowKind::Interactions, FlowKind::IntervalStats];
 
     /// The name used in configuration.
     pub fn as_str(self) -> &'static str {
         match self {
             FlowKind::Interactions => "interactions",
+            FlowKind::IntervalStats => "interval_stats",
         }
     }
 
@@ -51,6 +54,15 @@ impl FlowKind {
     pub fn options(self) -> &'static [PropertySpec] {
         match self {
             FlowKind::Interactions => interactions::OPTIONS,
+            FlowKind::IntervalStats => interval_stats::OPTIONS,
+        }
+    }
+
+    /// Checks what the option schema cannot (allowed values), naming the option.
+    pub fn check_options(self, flow: &FlowSettings) -> Result<(), String> {
+        match self {
+            FlowKind::Interactions => Ok(()),
+            FlowKind::IntervalStats => interval_stats::check_options(flow),
         }
     }
 
@@ -63,6 +75,7 @@ impl FlowKind {
     pub fn streams(self) -> &'static [wfm_model::RecordKind] {
         match self {
             FlowKind::Interactions => &[wfm_model::RecordKind::Interactions],
+            FlowKind::IntervalStats => &[],
         }
     }
 
@@ -70,6 +83,8 @@ impl FlowKind {
     pub fn default_schedule(self) -> Option<Schedule> {
         match self {
             FlowKind::Interactions => Some(Schedule::Every(Duration::from_secs(60))),
+            // Often enough to send a day soon after its capture delay and to pick up late data.
+            FlowKind::IntervalStats => Some(Schedule::Every(Duration::from_secs(15 * 60))),
         }
     }
 }
@@ -196,6 +211,20 @@ pub enum FlowError {
     /// A chunk could not be imported and the flow stops on invalid input.
     #[error("{0}")]
     Import(crate::import::ImportError),
+    /// Statistics could not be computed.
+    #[error(transparent)]
+    Statistics(crate::statistics::StatisticsError),
+    /// Statistics could not be rendered as files.
+    #[error("cannot render the statistics files: {0}")]
+    Render(String),
+    /// The tenant's settings cannot be used.
+    #[error("tenant {tenant}: {message}")]
+    Tenant {
+        /// Tenant id.
+        tenant: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The flow's saved cursor cannot be read.
     #[error(
         "the saved position of flow {flow} (cursor \"flow:{flow}\" in the store) is unreadable: {error}"
@@ -228,6 +257,7 @@ pub async fn execute(
         }
         (FlowDirection::Deliver { .. }, _) => match flow.kind {
             FlowKind::Interactions => interactions::execute(store, flow, stop).await,
+            FlowKind::IntervalStats => interval_stats::execute(store, flow, stop).await,
         },
     }
 }

@@ -1,0 +1,9 @@
+//! The Calabrio WFM (ex-Teleopti) target.
+//!
+//! `historical` renders interval statistics as the three-file partner format Calabrio imports
+//! (`Teleopti.Queue.Data`, `Teleopti.Agent.Data`, `Teleopti.AgentQueue.Data`, DESIGN §6,
+//! reference/calabrio.md §3), plus plain CSV and JSON renderings of the same rows for the CLI. It is
+//! pure formatting: the files are delivered by a file-drop target (`files`, later SFTP). The RTA and
+//! Wfm.Api parts of Calabrio come with their own issues.
+
+pub mod historical;
