@@ -30,6 +30,8 @@ pub enum PropertyKind {
     Bool,
     /// A duration such as `10s`, `15m`, `1h`.
     Duration,
+    /// A table of text keys to text values (`[accounts.reason_codes]`, `[flows.state_codes]`).
+    Map,
 }
 
 /// One property of an account type.
@@ -62,6 +64,8 @@ pub enum PropertyValue {
     Bool(bool),
     /// A duration.
     Duration(Duration),
+    /// A table of text to text.
+    Map(BTreeMap<String, String>),
 }
 
 impl fmt::Debug for PropertyValue {
@@ -72,6 +76,7 @@ impl fmt::Debug for PropertyValue {
             PropertyValue::Integer(i) => write!(f, "{i}"),
             PropertyValue::Bool(b) => write!(f, "{b}"),
             PropertyValue::Duration(d) => write!(f, "{d:?}"),
+            PropertyValue::Map(m) => write!(f, "{m:?}"),
         }
     }
 }
@@ -155,6 +160,14 @@ impl AccountConfig {
         match self.properties.get(name) {
             Some(PropertyValue::Duration(d)) => Some(*d),
             _ => None,
+        }
+    }
+
+    /// A table property (empty when unset).
+    pub fn map(&self, name: &str) -> BTreeMap<String, String> {
+        match self.properties.get(name) {
+            Some(PropertyValue::Map(m)) => m.clone(),
+            _ => BTreeMap::new(),
         }
     }
 }

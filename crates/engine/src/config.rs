@@ -641,6 +641,32 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A table of text (or numbers, read as text) keyed by text: `[flows.state_codes]`.
+    fn text_map(&mut self, key: &str) -> Result<Option<BTreeMap<String, String>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Table(t)) => t
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    Value::Integer(i) => Ok((k.clone(), i.to_string())),
+                    other => Err(self.error(
+                        &format!("{key}.{k}"),
+                        format!("must be text or a number, not {}", other.type_str()),
+                    )),
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+                .map(Some),
+            Some(other) => Err(self.error(
+                key,
+                format!(
+                    "must be a table ([… .{key}] or {key} = {{ a = \"b\" }}), not {}",
+                    other.type_str()
+                ),
+            )),
+        }
+    }
+
     fn integer(&mut self, key: &str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
@@ -751,6 +777,7 @@ impl<'a> Section<'a> {
                 PropertyKind::Integer => self.integer(key)?.map(PropertyValue::Integer),
                 PropertyKind::Bool => self.bool(key)?.map(PropertyValue::Bool),
                 PropertyKind::Duration => self.duration(key)?.map(PropertyValue::Duration),
+                PropertyKind::Map => self.text_map(key)?.map(PropertyValue::Map),
             }
         };
         match (value, spec.default) {
@@ -788,6 +815,7 @@ fn default_value(spec: &PropertySpec, default: &str) -> PropertyValue {
         PropertyKind::Text | PropertyKind::Url | PropertyKind::Path => {
             PropertyValue::Text(default.to_string())
         }
+        PropertyKind::Map => PropertyValue::Map(BTreeMap::new()),
     }
 }
 

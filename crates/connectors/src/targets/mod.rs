@@ -8,6 +8,7 @@
 pub mod calabrio;
 pub mod files;
 pub mod http;
+pub mod realtime;
 pub mod sftp;
 
 use std::time::Duration;
