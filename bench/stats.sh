@@ -7,7 +7,7 @@
 #    DuckDB's rows must equal ours line for line (bench/stats_compare.py).
 # 2. Throughput: AGENTS agents x DAYS days (default 2,000 x 105 = about 10 million segments and
 #    27 million state events). Ours: canonical records in memory -> IntervalStats -> the three
-#    Teleopti files (crates/stats/examples/throughput.rs). DuckDB: tables loaded first (not timed),
+#    Teleopti files (crates/stats/examples/stats_throughput.rs). DuckDB: tables loaded first (not timed),
 #    then the SQL script producing the three result sets written as CSV (bench/stats_duckdb.py).
 #    Each side runs REPEAT times (default 3) and its fastest run counts; the results are compared
 #    row by row once more.
@@ -24,8 +24,8 @@ to=$(date -d "$from + $((days - 1)) days" +%F)
 
 python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet duckdb
 target=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release --quiet -p wfm-stats --example throughput
-bin=$target/release/examples/throughput
+cargo build --release --quiet -p wfm-stats --example stats_throughput
+bin=$target/release/examples/stats_throughput
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

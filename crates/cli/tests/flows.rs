@@ -37,6 +37,10 @@ listen = "127.0.0.1:0"
 id = "sim"
 name = "Simulated"
 time_zone = "Europe/Stockholm"
+ingest_token = "env:SIM_TOKEN"
+[[tenants]]
+id = "other"
+ingest_token = "env:OTHER_TOKEN"
 [[accounts]]
 name = "drop"
 type = "files"
@@ -70,6 +74,8 @@ token = "env:SINK_TOKEN"
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("SINK_TOKEN", "sink-secret")
+            .env("SIM_TOKEN", "sim-token")
+            .env("OTHER_TOKEN", "other-token")
             .env_remove("WFM_BRIDGE_STORE")
             .env_remove("RUST_LOG");
         cmd
@@ -688,4 +694,214 @@ async fn interval_statistics_are_sent_daily_and_again_after_late_data() {
             .sum()
     };
     assert_eq!(abandoned(&resent), abandoned(&sent) + 1);
+}
+
+/// Starts `serve` on a free port and waits until it is ready; returns the process and its base URL.
+async fn serve_ready(setup: &Setup) -> (Child, String) {
+    let port = free_port();
+    let mut serve = setup.serve(&format!("127.0.0.1:{port}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest_client();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return (serve, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    panic!("serve did not become ready:\n{}", setup.log());
+}
+
+fn state(agent: &str, at: &str, state: &str, reason: Option<&str>) -> serde_json::Value {
+    let mut e = serde_json::json!({"agent": agent, "at": at, "state": state});
+    if let Some(r) = reason {
+        e["reason"] = serde_json::json!(r);
+    }
+    e
+}
+
+/// The agent-states payloads the sink delivered, in order.
+fn updates(sink: &HttpSink) -> Vec<serde_json::Value> {
+    sink.handle()
+        .delivered()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_states_reach_the_target_as_snapshots_and_deltas() {
+    let sink = sink(Behaviour::default()).await;
+    let flow = "[[flows]]\nname = \"rta\"\nkind = \"agent_states\"\ntenant = \"sim\"\ntarget = \"sink\"\n\
+                update_every = \"200ms\"\nsnapshot_every = \"1h\"\n\
+                [flows.state_codes]\nready = \"READY\"\n\"not_ready:Lunch\" = \"LUNCH\"\nlogged_out = \"LOGGED-OFF\"\n";
+    let setup = Setup::new(&sink.url(), "poll = \"20ms\"", flow);
+    let (mut serve, base) = serve_ready(&setup).await;
+    let client = reqwest_client();
+    let url = format!("{base}/api/v1/tenants/sim/states");
+
+    // The first message is a snapshot of whoever the store says is logged in.
+    wait_until("the first snapshot", Duration::from_secs(20), || {
+        !updates(&sink).is_empty()
+    })
+    .await;
+    let first = &updates(&sink)[0];
+    assert_eq!(first["snapshot"], true);
+
+    // A push is acknowledged once durable, and reaches the target as a delta with mapped codes.
+    let batch = serde_json::json!([
+        state("p1", "2030-01-01T08:00:00Z", "ready", None),
+        state("p2", "2030-01-01T08:00:00Z", "not_ready", Some("Lunch")),
+        state("p2", "2030-01-01T07:00:00Z", "busy", None),
+    ]);
+    let r = client
+        .post(&url)
+        .bearer_auth("sim-token")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let receipt: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(receipt["accepted"], 3);
+    wait_until("the delta", Duration::from_secs(10), || {
+        updates(&sink)
+            .iter()
+            .any(|u| u["snapshot"] == false && u["agents"].as_array().unwrap().len() == 2)
+    })
+    .await;
+    let delta = updates(&sink)
+        .into_iter()
+        .find(|u| u["snapshot"] == false)
+        .unwrap();
+    let codes: Vec<(&str, &str)> = delta["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["agent"].as_str().unwrap(), a["code"].as_str().unwrap()))
+        .collect();
+    // p2's busy event is older than its not_ready one: the newest wins.
+    assert_eq!(codes, [("p1", "READY"), ("p2", "LUNCH")]);
+
+    // The same batch again changes nothing and sends nothing.
+    let before = updates(&sink).len();
+    let r = client
+        .post(&url)
+        .bearer_auth("sim-token")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let receipt: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (receipt["written"].as_u64(), receipt["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(updates(&sink).len(), before);
+
+    // Authentication and validation.
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(
+        status(client.post(&url).json(&batch).send().await.unwrap()),
+        401
+    );
+    assert_eq!(
+        status(
+            client
+                .post(&url)
+                .bearer_auth("nope")
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            client
+                .post(&url)
+                .bearer_auth("other-token")
+                .json(&batch)
+                .send()
+                .await
+                .unwrap()
+        ),
+        403
+    );
+    let bad = serde_json::json!([
+        state("p3", "2030-01-01T08:00:00Z", "ready", None),
+        state("p4", "2030-13-01T08:00:00Z", "ready", None)
+    ]);
+    let r = client
+        .post(&url)
+        .bearer_auth("sim-token")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["problems"][0]["index"], 1);
+    assert_eq!(body["problems"][0]["field"], "at");
+    // Nothing of a rejected batch was kept.
+    let exported = setup.ok(&["export", "states", "--tenant", "sim"]);
+    assert!(!exported.contains("\"p3\""));
+
+    // An outage: deltas pile up undelivered; when the target is back it gets a fresh snapshot
+    // holding the latest state, and the stale deltas are superseded, never replayed.
+    sink.handle().update(|b| b.fail_next = 1_000_000);
+    for (i, s) in ["busy", "acw", "ready", "busy"].iter().enumerate() {
+        let at = format!("2030-01-01T09:0{i}:00Z");
+        let r = client
+            .post(&url)
+            .bearer_auth("sim-token")
+            .json(&serde_json::json!([state("p1", &at, s, None)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let delivered_before = sink.handle().delivered().len();
+    sink.handle().update(|b| b.fail_next = 0);
+    wait_until("recovery", Duration::from_secs(30), || {
+        sink.handle().delivered().len() > delivered_before
+    })
+    .await;
+    let after = &updates(&sink)[delivered_before];
+    assert_eq!(
+        after["snapshot"], true,
+        "after an outage the first message is a snapshot: {after}"
+    );
+    let p1 = after["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "p1")
+        .unwrap();
+    assert_eq!(p1["state"], "busy");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for later in &updates(&sink)[delivered_before + 1..] {
+        assert!(
+            later["snapshot"] == true
+                || later["agents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|a| a["agent"] != "p1"),
+            "a stale delta was replayed: {later}"
+        );
+    }
+    let superseded = setup
+        .outbox(&[])
+        .iter()
+        .filter(|m| m["status"] == "superseded")
+        .count();
+    assert!(superseded > 0, "nothing was superseded");
+    stop(&mut serve);
 }

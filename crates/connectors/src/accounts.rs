@@ -218,6 +218,11 @@ pub fn account_types() -> &'static [AccountType] {
         crate::targets::files::ACCOUNT_TYPE,
         crate::targets::http::ACCOUNT_TYPE,
         crate::targets::sftp::ACCOUNT_TYPE,
+        crate::targets::calabrio::ACCOUNT_TYPE,
+        crate::targets::http_post::ACCOUNT_TYPE,
+        crate::targets::loxysoft::ACCOUNT_TYPE,
+        crate::targets::aspect_tcp::ACCOUNT_TYPE,
+        crate::targets::nice::ACCOUNT_TYPE,
     ]
 }
 

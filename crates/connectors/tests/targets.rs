@@ -85,9 +85,21 @@ fn closed_port() -> u16 {
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[test]
-fn account_types_list_files_http_and_sftp() {
+fn account_types_list_file_and_realtime_targets() {
     let names: Vec<_> = account_types().iter().map(|t| t.name).collect();
-    assert_eq!(names, ["files", "http", "sftp"]);
+    assert_eq!(
+        names,
+        [
+            "files",
+            "http",
+            "sftp",
+            "calabrio",
+            "http_post",
+            "loxysoft",
+            "aspect_tcp",
+            "nice"
+        ]
+    );
 
     let http = account_type("http").unwrap();
     let url = http.property("url").unwrap();

@@ -9,11 +9,13 @@ pub mod delivery;
 pub mod export;
 pub mod flows;
 pub mod import;
+pub mod ingest;
 pub mod metrics;
 pub mod runner;
 pub mod scheduler;
 pub mod service;
 pub mod statistics;
+pub mod tracker;
 
 pub use clock::now_ms;
 pub use config::Config;

@@ -41,6 +41,7 @@ struct Counters {
     failed: BTreeMap<String, u64>,
     throttled: BTreeMap<String, u64>,
     dead: BTreeMap<String, u64>,
+    realtime: BTreeMap<(String, &'static str), u64>,
     latency: BTreeMap<String, Histogram>,
     send_time: BTreeMap<String, Histogram>,
 }
@@ -90,6 +91,12 @@ impl Metrics {
     /// The target asked us to slow down.
     pub fn throttled(&self, flow: &str) {
         self.with(|c| *c.throttled.entry(flow.to_string()).or_default() += 1);
+    }
+
+    /// A real-time flow queued a snapshot or a delta.
+    pub fn realtime(&self, flow: &str, snapshot: bool) {
+        let kind = if snapshot { "snapshot" } else { "delta" };
+        self.with(|c| *c.realtime.entry((flow.to_string(), kind)).or_default() += 1);
     }
 
     /// A message moved to dead letters.

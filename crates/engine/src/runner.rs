@@ -65,7 +65,7 @@ pub async fn run_once(
             }
         })
     };
-    let result = flows::execute(&**store, flow, source, stop).await;
+    let result = flows::execute(store, flow, source, stop).await;
     renewer.abort();
     let (counts, status, error) = match result {
         Ok(counts) => (counts, RunStatus::Succeeded, None),

@@ -16,9 +16,11 @@ use wfm_model::Schedule;
 use wfm_store::Store;
 
 use crate::clock::now_ms;
-use crate::flows::FlowSettings;
+use crate::flows::agent_states;
+use crate::flows::{FlowKind, FlowSettings};
 use crate::metrics::Metrics;
 use crate::runner::{RunReport, run_once};
+use crate::tracker::StateTracker;
 
 /// Pause of a continuous flow that found nothing to do, and after a store error.
 const IDLE: Duration = Duration::from_secs(1);
@@ -34,15 +36,28 @@ pub struct ScheduledFlow {
 }
 
 /// Runs every enabled flow on its schedule until `stop` turns true; waits for runs in progress.
+/// Real-time flows run on their own clocks, fed by `tracker`.
 pub async fn run(
     store: Arc<dyn Store>,
     flows: Vec<ScheduledFlow>,
+    tracker: StateTracker,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
 ) {
     let mut tasks = JoinSet::new();
     for scheduled in flows.into_iter().filter(|s| s.flow.enabled) {
+        if scheduled.flow.kind == FlowKind::AgentStates {
+            tasks.spawn(agent_states::run_forever(
+                store.clone(),
+                scheduled.flow,
+                tracker.clone(),
+                metrics.clone(),
+                wake.clone(),
+                stop.clone(),
+            ));
+            continue;
+        }
         tasks.spawn(schedule_flow(
             store.clone(),
             scheduled,

@@ -20,6 +20,7 @@ use crate::flows::FlowSettings;
 use crate::metrics::Metrics;
 use crate::runner::{RunReport, run_once};
 use crate::scheduler::{self, ScheduledFlow};
+use crate::tracker::StateTracker;
 
 /// Why the engine cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     /// Metrics shared by the scheduler, the worker and the HTTP server.
     pub metrics: Arc<Metrics>,
+    /// Current agent states for real-time flows; the ingest API feeds it.
+    pub tracker: StateTracker,
     targets: BTreeMap<String, Arc<dyn Target>>,
     sources: BTreeMap<String, Arc<dyn Source>>,
     wake: Arc<Notify>,
@@ -78,6 +81,7 @@ impl Engine {
             config: Arc::new(config),
             store,
             metrics: Arc::new(Metrics::default()),
+            tracker: StateTracker::default(),
             targets,
             sources,
             wake: Arc::new(Notify::new()),
@@ -117,6 +121,7 @@ impl Engine {
         let scheduler = scheduler::run(
             self.store.clone(),
             flows,
+            self.tracker.clone(),
             self.metrics.clone(),
             self.wake.clone(),
             stop.clone(),

@@ -8,8 +8,14 @@
 //! - [`http_sink`]: accepts POSTs on any path, the counterpart of the generic `http` target.
 //! - [`calabrio::historical`]: Calabrio's historical statistics intake, which checks the three
 //!   Teleopti files the way calabrio.md §6 says and keeps what it accepts.
+//! - [`calabrio::rta`]: Calabrio's real-time adherence state API (JSON and SOAP), enforcing the
+//!   rules of calabrio.md §6 "RTA"; [`calabrio::CalabrioSandbox`] serves it beside the historical
+//!   intake on one address.
+//! - [`tcp_sink`]: accepts TCP connections and records the fixed-width records it receives, the
+//!   counterpart of the `aspect_tcp` target; drops connections on command.
 //! - [`multipart`]: reading uploads (`multipart/form-data`) as the emulators receive them.
 
 pub mod calabrio;
 pub mod http_sink;
 pub mod multipart;
+pub mod tcp_sink;

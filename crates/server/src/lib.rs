@@ -1,20 +1,26 @@
-//! The HTTP server of wfm-bridge: health, readiness and Prometheus metrics for now; the ingest API,
-//! admin API and console join later.
+//! The HTTP server of wfm-bridge: the ingest API, health, readiness and Prometheus metrics; the admin
+//! API and console join later.
 //!
+//! - `POST /api/v1/tenants/{tenant}/states`: pushed agent states (see [`ingest`]).
 //! - `GET /healthz`: the process is up (200).
 //! - `GET /readyz`: the store answers within two seconds (200), else 503 with the reason.
 //! - `GET /metrics`: the engine's metrics in the Prometheus text format.
+
+pub mod ingest;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
+use ingest::TenantTokens;
 use tokio::net::TcpListener;
+use wfm_engine::ingest::StateIngest;
 use wfm_engine::metrics::Metrics;
 use wfm_store::Store;
 
@@ -28,11 +34,19 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The engine's metrics.
     pub metrics: Arc<Metrics>,
+    /// The writer of pushed agent states.
+    pub ingest: Option<StateIngest>,
+    /// Ingest tokens of the configured tenants.
+    pub tokens: Arc<TenantTokens>,
 }
 
 /// The routes of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route(
+            "/api/v1/tenants/{tenant}/states",
+            post(ingest::post_states).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -1,4 +1,4 @@
-//! Measures generation speed: `cargo run --release -p wfm-simulator --example throughput -- [agents]
+//! Measures generation speed: `cargo run --release -p wfm-simulator --example simulate_throughput -- [agents]
 //! [queues] [days] [seed]` (default 2,000 agents, 8 queues, 8 days ≈ 1 M segments).
 //!
 //! Records are built (strings and all) and counted but not serialized, so the figure is the

@@ -1,7 +1,7 @@
 //! Measures interval-statistics throughput (bench/stats.sh runs it):
 //!
 //! ```text
-//! cargo run --release -p wfm-stats --example throughput -- [--agents 2000] [--queues 8]
+//! cargo run --release -p wfm-stats --example stats_throughput -- [--agents 2000] [--queues 8]
 //!     [--days 105] [--seed 1] [--from 2024-03-04] [--dump DIR] [--out DIR] [--repeat N]
 //! ```
 //!

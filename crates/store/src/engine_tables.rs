@@ -95,6 +95,10 @@ pub(crate) const SUPERSEDE_KEY: &str = "UPDATE outbox SET status = 'superseded' 
 pub(crate) const SUPERSEDE_ALL: &str = "UPDATE outbox SET status = 'superseded' \
      WHERE status = 'pending' AND flow = $1 AND id < $2";
 
+/// Pending messages of one flow (served by the partial index on pending rows).
+pub(crate) const PENDING_OF_FLOW: &str =
+    "SELECT count(*) FROM outbox WHERE flow = $1 AND status = 'pending'";
+
 pub(crate) const OUTBOX_DEPTH: &str = "SELECT flow, status, count(*), min(created_at) \
      FROM outbox GROUP BY flow, status ORDER BY flow, status";
 

@@ -391,6 +391,12 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// Every agent's latest state event of `tenant`, in agent order (the real-time board at start).
+    async fn latest_states(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<wfm_model::AgentStateEvent>, StoreError>;
+
     /// One agent's last event before `from` and its events in `[from, to)` (UTC ms).
     async fn agent_timeline(
         &self,
@@ -452,6 +458,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Outbox messages, newest first, without payloads.
     async fn outbox(&self, filter: &OutboxFilter) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// How many messages of `flow` wait to be delivered.
+    async fn pending_messages(&self, flow: &str) -> Result<u64, StoreError>;
 
     /// Message counts per flow and state.
     async fn outbox_depth(&self) -> Result<Vec<OutboxDepth>, StoreError>;

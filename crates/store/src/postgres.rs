@@ -29,7 +29,7 @@ use deadpool_postgres::{
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use wfm_model::{Agent, Record, RecordKind, Segment, Tenant};
+use wfm_model::{Agent, AgentStateEvent, Record, RecordKind, Segment, Tenant};
 
 use crate::codec::{self, Columns, Value};
 use crate::error::{StoreError, postgres as pg_err};
@@ -422,6 +422,30 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn latest_states(&self, tenant: &str) -> Result<Vec<AgentStateEvent>, StoreError> {
+        let context = format!("reading the latest agent states from {}", self.describe);
+        let client = self.client(&context).await?;
+        let params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(tenant.to_string())];
+        let sql = schema::select_latest_states(Dialect::Postgres);
+        let rows = query_records(
+            &client,
+            &self.describe,
+            &context,
+            RecordKind::States,
+            &sql,
+            &params,
+            0,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(record, _)| match record {
+                Record::State(s) => Some(s),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn agent_timeline(
         &self,
         tenant: &str,
@@ -555,6 +579,17 @@ impl Store for PostgresStore {
         let context = format!("listing the outbox of {}", self.describe);
         let client = self.client(&context).await?;
         engine::outbox(&client, &self.describe, &context, filter).await
+    }
+
+    async fn pending_messages(&self, flow: &str) -> Result<u64, StoreError> {
+        let context = format!("counting pending messages of {flow:?} in {}", self.describe);
+        let client = self.client(&context).await?;
+        let row = client
+            .query_one(crate::engine_tables::PENDING_OF_FLOW, &[&flow])
+            .await
+            .map_err(pg_err(&context))?;
+        let n: i64 = row.try_get(0).map_err(pg_err(&context))?;
+        Ok(n.unsigned_abs())
     }
 
     async fn outbox_depth(&self) -> Result<Vec<OutboxDepth>, StoreError> {

@@ -436,6 +436,22 @@ pub(crate) fn select_states_between(dialect: Dialect) -> String {
     )
 }
 
+/// Each agent's latest state. Parameter: tenant.
+pub(crate) fn select_latest_states(dialect: Dialect) -> String {
+    let p = |n| dialect.param(n);
+    let columns: Vec<String> = STATES
+        .columns()
+        .map(|(name, _)| format!("s.{name}"))
+        .collect();
+    format!(
+        "SELECT {} FROM states s JOIN (SELECT agent, max(at) AS at FROM states WHERE tenant = {} GROUP BY agent) m \
+         ON s.agent = m.agent AND s.at = m.at WHERE s.tenant = {} ORDER BY s.agent",
+        columns.join(", "),
+        p(1),
+        p(1)
+    )
+}
+
 /// The agents with states in a window. Parameters: tenant, from, to.
 pub(crate) fn select_state_agents(dialect: Dialect) -> String {
     let p = |n| dialect.param(n);

@@ -34,7 +34,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, OpenFlags, TransactionBehavior, params_from_iter};
-use wfm_model::{Agent, Record, RecordKind, Segment, Tenant};
+use wfm_model::{Agent, AgentStateEvent, Record, RecordKind, Segment, Tenant};
 
 use crate::codec::{self, Columns, Value};
 use crate::error::{StoreError, sqlite as sqlite_err};
@@ -563,6 +563,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn latest_states(&self, tenant: &str) -> Result<Vec<AgentStateEvent>, StoreError> {
+        let sql = schema::select_latest_states(Dialect::Sqlite);
+        let tenant = tenant.to_string();
+        let context = format!(
+            "reading the latest agent states from {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, store| {
+            let params = [Value::Text(Some(tenant.as_str().into()))];
+            let rows = query_records(conn, store, &context, RecordKind::States, &sql, &params, 0)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(record, _)| match record {
+                    Record::State(s) => Some(s),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+    }
+
     async fn agent_timeline(
         &self,
         tenant: &str,
@@ -727,6 +748,25 @@ impl Store for SqliteStore {
         let context = format!("listing the outbox of {}", self.inner.describe);
         self.with_conn(context.clone(), move |conn, store| {
             engine::outbox(conn, store, &context, &filter)
+        })
+        .await
+    }
+
+    async fn pending_messages(&self, flow: &str) -> Result<u64, StoreError> {
+        let flow = flow.to_string();
+        let context = format!(
+            "counting pending messages of {flow:?} in {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            let n: i64 = conn
+                .query_row(
+                    &crate::engine_tables::for_sqlite(crate::engine_tables::PENDING_OF_FLOW),
+                    [flow],
+                    |r| r.get(0),
+                )
+                .map_err(sqlite_err(&context))?;
+            Ok(n.unsigned_abs())
         })
         .await
     }

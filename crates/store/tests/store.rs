@@ -121,6 +121,7 @@ on_both_backends!(
     large_batches_are_written_whole,
     segments_are_read_by_offered_time_in_pages,
     the_change_head_skips_history,
+    latest_states_are_each_agents_last_event,
     agent_timelines_start_with_the_state_before_the_window,
 );
 
@@ -946,4 +947,31 @@ async fn the_change_head_skips_history(f: Fixture) {
         })
         .collect();
     assert_eq!(ids, ["new"]);
+}
+
+async fn latest_states_are_each_agents_last_event(f: Fixture) {
+    let store = f.open().await;
+    write(&*store, vec![tenant("t1"), tenant("t2")]).await;
+    write(
+        &*store,
+        vec![
+            state_at("t1", "a1", "2024-03-01T08:00:00Z", "ready"),
+            state_at("t1", "a1", "2024-03-01T09:00:00Z", "busy"),
+            state_at("t1", "a2", "2024-03-01T07:00:00Z", "not_ready"),
+            state_at("t2", "a1", "2024-03-01T10:00:00Z", "acw"),
+        ],
+    )
+    .await;
+    let latest: Vec<(String, &str)> = store
+        .latest_states("t1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.agent, e.state.as_str()))
+        .collect();
+    assert_eq!(
+        latest,
+        [("a1".to_string(), "busy"), ("a2".to_string(), "not_ready")]
+    );
+    assert_eq!(store.pending_messages("nothing").await.unwrap(), 0);
 }

@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use tokio::sync::watch;
 use wfm_engine::Engine;
+use wfm_engine::ingest::StateIngest;
 
 use crate::commands::Context;
 
@@ -39,9 +40,20 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
         tracing::info!("stopping: finishing runs and sends in progress");
         let _ = stop_tx.send(true);
     });
+    let tokens = wfm_server::ingest::TenantTokens::new(engine.config.tenants.iter().map(|t| {
+        (
+            t.tenant.tenant.as_str(),
+            t.ingest_token.as_ref().map(|s| s.expose()),
+        )
+    }));
     let state = wfm_server::AppState {
         store: engine.store.clone(),
         metrics: engine.metrics.clone(),
+        ingest: Some(StateIngest::start(
+            engine.store.clone(),
+            engine.tracker.clone(),
+        )),
+        tokens: std::sync::Arc::new(tokens),
     };
     let mut http_stop = stop.clone();
     let http = tokio::spawn(wfm_server::serve(listener, state, async move {

@@ -5,9 +5,13 @@
 //! refused for good. It never decides about retries itself; the worker does (DESIGN §3 "Outbox").
 //! [`Target::check`] is the "test connection" of an account.
 
+pub mod aspect_tcp;
 pub mod calabrio;
 pub mod files;
 pub mod http;
+pub mod http_post;
+pub mod loxysoft;
+pub mod nice;
 pub mod realtime;
 pub mod sftp;
 

@@ -136,7 +136,7 @@ fn mistakes_name_the_key() {
             "flows.nordic-interactions.target: \"lak\" is not a configured account",
         ),
         (
-            EXAMPLE.replace("kind = \"interactions\"", "kind = \"agent_states\""),
+            EXAMPLE.replace("kind = \"interactions\"", "kind = \"directory\""),
             "not available in this version yet",
         ),
         (

@@ -5,6 +5,7 @@
 //! either loses the whole step (and it is read again) or keeps all of it (DESIGN §3). The delivery
 //! worker sends the messages later.
 
+pub mod agent_states;
 mod ingest;
 mod interactions;
 mod interval_stats;
@@ -26,27 +27,27 @@ pub enum FlowKind {
     Interactions,
     /// Interval statistics of each complete day (and of days late data changed), as files.
     IntervalStats,
+    /// Every agent's current state to a real-time target: snapshots and deltas.
+    AgentStates,
 }
 
 /// Kinds named in the design that later versions add; configuring one says so plainly.
-const PLANNED: [&str; 6] = [
-    "directory",
-    "agent_states",
-    "forecast",
-    "schedules",
-    "timecards",
-    "leave",
-];
+const PLANNED: [&str; 5] = ["directory", "forecast", "schedules", "timecards", "leave"];
 
 impl FlowKind {
     /// Every kind this version runs.
-    pub const ALL: [FlowKind; 2] = [FlowKind::Interactions, FlowKind::IntervalStats];
+    pub const ALL: [FlowKind; 3] = [
+        FlowKind::Interactions,
+        FlowKind::IntervalStats,
+        FlowKind::AgentStates,
+    ];
 
     /// The name used in configuration.
     pub fn as_str(self) -> &'static str {
         match self {
             FlowKind::Interactions => "interactions",
             FlowKind::IntervalStats => "interval_stats",
+            FlowKind::AgentStates => "agent_states",
         }
     }
 
@@ -55,6 +56,7 @@ impl FlowKind {
         match self {
             FlowKind::Interactions => interactions::OPTIONS,
             FlowKind::IntervalStats => interval_stats::OPTIONS,
+            FlowKind::AgentStates => agent_states::OPTIONS,
         }
     }
 
@@ -63,6 +65,7 @@ impl FlowKind {
         match self {
             FlowKind::Interactions => Ok(()),
             FlowKind::IntervalStats => interval_stats::check_options(flow),
+            FlowKind::AgentStates => agent_states::check_options(flow),
         }
     }
 
@@ -75,7 +78,7 @@ impl FlowKind {
     pub fn streams(self) -> &'static [wfm_model::RecordKind] {
         match self {
             FlowKind::Interactions => &[wfm_model::RecordKind::Interactions],
-            FlowKind::IntervalStats => &[],
+            FlowKind::IntervalStats | FlowKind::AgentStates => &[],
         }
     }
 
@@ -85,6 +88,8 @@ impl FlowKind {
             FlowKind::Interactions => Some(Schedule::Every(Duration::from_secs(60))),
             // Often enough to send a day soon after its capture delay and to pick up late data.
             FlowKind::IntervalStats => Some(Schedule::Every(Duration::from_secs(15 * 60))),
+            // Runs on its own clocks (update_every, snapshot_every).
+            FlowKind::AgentStates => Some(Schedule::Continuous),
         }
     }
 }
@@ -240,14 +245,14 @@ pub enum FlowError {
 /// Runs the steps of one flow until it has caught up, or until `stop` turns true between steps.
 /// `source` is the flow's source account, for ingesting flows.
 pub async fn execute(
-    store: &dyn Store,
+    store: &std::sync::Arc<dyn Store>,
     flow: &FlowSettings,
     source: Option<&dyn Source>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<RunCounts, FlowError> {
     match (&flow.direction, source) {
         (FlowDirection::Ingest { on_invalid, .. }, Some(source)) => {
-            ingest::execute(store, flow, source, *on_invalid, stop).await
+            ingest::execute(&**store, flow, source, *on_invalid, stop).await
         }
         (FlowDirection::Ingest { source, .. }, None) => {
             Err(FlowError::Source(wfm_connectors::sources::SourceError {
@@ -256,8 +261,9 @@ pub async fn execute(
             }))
         }
         (FlowDirection::Deliver { .. }, _) => match flow.kind {
-            FlowKind::Interactions => interactions::execute(store, flow, stop).await,
-            FlowKind::IntervalStats => interval_stats::execute(store, flow, stop).await,
+            FlowKind::Interactions => interactions::execute(&**store, flow, stop).await,
+            FlowKind::IntervalStats => interval_stats::execute(&**store, flow, stop).await,
+            FlowKind::AgentStates => agent_states::execute_once(store, flow).await,
         },
     }
 }

@@ -2,8 +2,175 @@
 //!
 //! - [`historical`]: the historical statistics intake (the three Teleopti files over HTTP or a
 //!   drop directory), checking them with [`statistics_file`].
+//! - [`rta`]: the real-time adherence state API (`Rta/State/Batch`, `Rta/State/Change`, the SOAP
+//!   `TeleoptiRtaService.svc`), enforcing calabrio.md §6 "RTA".
 //!
-//! The RTA state API and Wfm.Api come with their own work.
+//! [`router`] and [`CalabrioSandbox`] serve both on one address, the way one Calabrio web root
+//! does, so `wfm-bridge sandbox calabrio` can stand in for the whole system: the `calabrio`
+//! account's `url` and the `http` account uploading statistics point at the same server. Wfm.Api
+//! comes with its own work.
 
 pub mod historical;
+pub mod rta;
 pub mod statistics_file;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use historical::{HistoricalConfig, HistoricalHandle};
+use rta::{RtaConfig, RtaHandle};
+
+/// How to start the whole Calabrio emulator: each part's configuration (both have defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalabrioConfig {
+    /// The historical statistics intake.
+    #[serde(default)]
+    pub historical: HistoricalConfig,
+    /// The RTA state API.
+    #[serde(default)]
+    pub rta: RtaConfig,
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The historical part's configuration is wrong.
+    #[error("historical: {0}")]
+    Historical(#[from] historical::ConfigError),
+    /// The RTA part's configuration is wrong.
+    #[error("rta: {0}")]
+    Rta(#[from] rta::RtaConfigError),
+}
+
+/// The handles of both parts.
+#[derive(Debug, Clone)]
+pub struct CalabrioHandles {
+    /// The historical intake.
+    pub historical: HistoricalHandle,
+    /// The RTA.
+    pub rta: RtaHandle,
+}
+
+/// One router serving both parts (their paths do not overlap), and their handles. Drop
+/// directories are watched only once [`HistoricalHandle::spawn_watcher`] is called ([`serve`]
+/// and [`CalabrioSandbox::start_with`] do).
+pub fn router(config: &CalabrioConfig) -> Result<(Router, CalabrioHandles), ConfigError> {
+    let (historical_router, historical) = historical::router(&config.historical)?;
+    let (rta_router, rta) = rta::router(&config.rta)?;
+    // The RTA router has the fallback (its paths match ignoring case); the historical one has
+    // only routes, so they merge.
+    Ok((
+        rta_router.merge(historical_router),
+        CalabrioHandles { historical, rta },
+    ))
+}
+
+/// Serves both parts on `listener`, watching drop directories, until the process ends or
+/// accepting fails. A bad configuration is an `InvalidInput` error saying what is wrong.
+pub async fn serve(listener: TcpListener, config: CalabrioConfig) -> io::Result<()> {
+    let (router, handles) =
+        router(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let watcher = handles.historical.spawn_watcher();
+    let result = axum::serve(listener, router).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    result
+}
+
+/// The whole emulator on a task of the current runtime; stopped by [`CalabrioSandbox::stop`] or
+/// on drop.
+pub struct CalabrioSandbox {
+    addr: SocketAddr,
+    handles: CalabrioHandles,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+    watcher: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for CalabrioSandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CalabrioSandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CalabrioSandbox {
+    /// Starts both parts with their default configurations on `addr` (`"127.0.0.1:0"` for a
+    /// free port).
+    pub async fn start(addr: impl ToSocketAddrs) -> io::Result<CalabrioSandbox> {
+        CalabrioSandbox::start_with(addr, CalabrioConfig::default()).await
+    }
+
+    /// Starts both parts with a configuration on `addr`.
+    pub async fn start_with(
+        addr: impl ToSocketAddrs,
+        config: CalabrioConfig,
+    ) -> io::Result<CalabrioSandbox> {
+        let (router, handles) =
+            router(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let watcher = handles.historical.spawn_watcher();
+        Ok(CalabrioSandbox {
+            addr,
+            handles,
+            shutdown: Some(shutdown),
+            task,
+            watcher,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The web root, `http://<addr>/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Both parts' handles.
+    pub fn handles(&self) -> &CalabrioHandles {
+        &self.handles
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    pub async fn stop(mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for CalabrioSandbox {
+    fn drop(&mut self) {
+        // Not stopped explicitly: end at once so a test leaves no server behind.
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+        self.task.abort();
+    }
+}

@@ -6,4 +6,10 @@
 //! pure formatting: the files are delivered by a file-drop target (`files`, later SFTP). The RTA and
 //! Wfm.Api parts of Calabrio come with their own issues.
 
+pub mod forecast;
 pub mod historical;
+pub mod rta;
+
+/// The `calabrio` account type: real-time agent states to Calabrio's RTA API, JSON
+/// `Rta/State/Batch` or the SOAP service (see [`rta`]).
+pub const ACCOUNT_TYPE: crate::accounts::AccountType = rta::ACCOUNT_TYPE;

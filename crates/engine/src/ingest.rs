@@ -1,0 +1,133 @@
+//! Accepting pushed agent states: durable before they are acknowledged, cheap per event.
+//!
+//! The ingest API hands each validated batch to [`StateIngest`]. A single writer task takes every
+//! batch waiting at that moment and writes them in one store transaction (group commit), then
+//! answers each caller: a 2xx means the events are committed. Many small concurrent pushes thus
+//! cost one commit, which is what lets SQLite take a hundred thousand events a second. Accepted
+//! events go straight to the state tracker, so real-time flows see them at their next tick.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use wfm_model::{AgentStateEvent, Record};
+use wfm_store::{Store, StoreError, WriteCounts};
+
+use crate::tracker::StateTracker;
+
+/// Events written per transaction at most: beyond this, waiting batches go into the next one.
+const MAX_EVENTS_PER_COMMIT: usize = 50_000;
+
+/// Batches waiting for the writer before callers are held back.
+const QUEUE: usize = 256;
+
+/// What happened to one pushed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReceipt {
+    /// Events in the batch, now durable.
+    pub accepted: u64,
+    /// Events that were new or changed a stored event.
+    pub written: u64,
+    /// Events already stored exactly as sent (duplicates).
+    pub unchanged: u64,
+}
+
+/// Why a batch was not accepted.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestError {
+    /// The store failed; nothing of the batch was kept.
+    #[error("the store failed, nothing was accepted: {0}")]
+    Store(String),
+    /// The writer stopped (the server is shutting down).
+    #[error("the server is stopping; nothing was accepted, send the batch again")]
+    Stopped,
+}
+
+struct Submission {
+    events: Vec<AgentStateEvent>,
+    reply: oneshot::Sender<Result<IngestReceipt, IngestError>>,
+}
+
+/// The group-committing writer of pushed agent states.
+#[derive(Clone)]
+pub struct StateIngest {
+    queue: mpsc::Sender<Submission>,
+}
+
+impl StateIngest {
+    /// Starts the writer task.
+    pub fn start(store: Arc<dyn Store>, tracker: StateTracker) -> StateIngest {
+        let (queue, received) = mpsc::channel(QUEUE);
+        tokio::spawn(write_loop(store, tracker, received));
+        StateIngest { queue }
+    }
+
+    /// Makes `events` durable and applies them to the tracker; returns once they are committed.
+    pub async fn submit(&self, events: Vec<AgentStateEvent>) -> Result<IngestReceipt, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Submission { events, reply })
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        answer.await.map_err(|_| IngestError::Stopped)?
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    tracker: StateTracker,
+    mut received: mpsc::Receiver<Submission>,
+) {
+    while let Some(first) = received.recv().await {
+        let mut batch = vec![first];
+        let mut events = batch[0].events.len();
+        while events < MAX_EVENTS_PER_COMMIT {
+            match received.try_recv() {
+                Ok(next) => {
+                    events += next.events.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        match commit(&*store, &batch).await {
+            Ok(receipts) => {
+                for submission in &batch {
+                    tracker.apply(&submission.events);
+                }
+                for (submission, receipt) in batch.into_iter().zip(receipts) {
+                    let _ = submission.reply.send(Ok(receipt));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store pushed agent states");
+                for submission in batch {
+                    let _ = submission
+                        .reply
+                        .send(Err(IngestError::Store(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Writes every submission in one transaction, counting per submission.
+async fn commit(store: &dyn Store, batch: &[Submission]) -> Result<Vec<IngestReceipt>, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut receipts = Vec::with_capacity(batch.len());
+    for submission in batch {
+        let records: Vec<Record> = submission
+            .events
+            .iter()
+            .cloned()
+            .map(Record::State)
+            .collect();
+        let counts: WriteCounts = tx.write(records).await?;
+        receipts.push(IngestReceipt {
+            accepted: submission.events.len() as u64,
+            written: counts.written,
+            unchanged: counts.unchanged,
+        });
+    }
+    tx.commit().await?;
+    Ok(receipts)
+}
