@@ -9,6 +9,7 @@
 //! statistics and forecasts are cut on. The crate is pure: no I/O, no async.
 
 mod agent;
+pub mod directory;
 mod error;
 mod queue;
 mod record;
@@ -20,6 +21,7 @@ pub mod time;
 mod validate;
 
 pub use agent::Agent;
+pub use directory::{DirectoryGroup, DirectoryQueue, DirectorySnapshot, DirectoryUser};
 pub use error::RecordError;
 pub use queue::Queue;
 pub use record::{FieldType, Record, RecordKind};

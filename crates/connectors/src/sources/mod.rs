@@ -10,7 +10,7 @@ pub mod files;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use wfm_model::RecordKind;
+use wfm_model::{DirectorySnapshot, RecordKind};
 
 use crate::sources::files::FileSource;
 use crate::targets::CheckVerdict;
@@ -44,6 +44,19 @@ pub struct SourceError {
     pub source_name: String,
     /// What failed and how to fix it.
     pub message: String,
+}
+
+/// A system that knows a tenant's users, groups and queues (CxEngage/Serenova, the SCIM server's
+/// store, canonical files): directory sync reads a full [`DirectorySnapshot`] from it on every run
+/// and compares it with the previous one (issue "Tenant setup").
+#[async_trait]
+pub trait DirectorySource: Send + Sync {
+    /// The whole directory of `tenant` as this source sees it now, normalized
+    /// ([`DirectorySnapshot::normalize`]).
+    async fn snapshot(&self, tenant: &str) -> Result<DirectorySnapshot, SourceError>;
+
+    /// Tests that the source can be read.
+    async fn check(&self) -> CheckVerdict;
 }
 
 /// A system records come from.
