@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::sources::Source;
+use crate::sources::{DirectorySource, Source};
 use crate::targets::Target;
 
 /// The type of a property value.
@@ -193,10 +193,13 @@ pub struct AccountType {
     pub properties: &'static [PropertySpec],
     /// At most one account of this type per tenant.
     pub single_per_tenant: bool,
-    /// Builds the target from checked properties.
-    pub build: BuildTarget,
+    /// Builds the target from checked properties, for types that can be written to.
+    pub build: Option<BuildTarget>,
     /// Builds the source from checked properties, for types that can also be read from.
     pub build_source: Option<BuildSource>,
+    /// Builds the directory source (users, groups, queues) from checked properties, for types
+    /// that directory sync can read (an ACD such as CxEngage).
+    pub build_directory: Option<BuildDirectorySource>,
 }
 
 /// Builds a target from an account's checked properties.
@@ -204,6 +207,10 @@ pub type BuildTarget = fn(&AccountConfig) -> Result<Box<dyn Target>, AccountErro
 
 /// Builds a source from an account's checked properties.
 pub type BuildSource = fn(&AccountConfig) -> Result<Box<dyn Source>, AccountError>;
+
+/// Builds a directory source from an account's checked properties.
+pub type BuildDirectorySource =
+    fn(&AccountConfig) -> Result<Box<dyn DirectorySource>, AccountError>;
 
 impl AccountType {
     /// The spec of one property.

@@ -292,7 +292,13 @@ impl Config {
                 properties,
             };
             // Values that are well-typed but unusable (a URL of another scheme…).
-            (ty.build)(&account).map_err(|e| ConfigError {
+            let checked = match (ty.build, ty.build_source, ty.build_directory) {
+                (Some(build), _, _) => build(&account).map(drop),
+                (None, Some(build), _) => build(&account).map(drop),
+                (None, None, Some(build)) => build(&account).map(drop),
+                (None, None, None) => Ok(()),
+            };
+            checked.map_err(|e| ConfigError {
                 file: ctx.file.clone(),
                 key: format!("accounts.{}", account.name),
                 message: e.message,
@@ -354,12 +360,24 @@ impl Config {
                     FlowDirection::Ingest { source, on_invalid }
                 }
                 (None, Some(target)) => {
-                    if !accounts.iter().any(|a| a.name == target) {
+                    let Some(account) = accounts.iter().find(|a| a.name == target) else {
                         return Err(f.error(
                             "target",
                             format!(
                                 "{target:?} is not a configured account (accounts: {})",
                                 names(&accounts)
+                            ),
+                        ));
+                    };
+                    if account_type(&account.account_type)
+                        .and_then(|t| t.build)
+                        .is_none()
+                    {
+                        return Err(f.error(
+                            "target",
+                            format!(
+                                "{target:?} is a {} account, which cannot be delivered to",
+                                account.account_type
                             ),
                         ));
                     }

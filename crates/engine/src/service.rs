@@ -60,7 +60,9 @@ impl Engine {
             let ty = account_type(&account.account_type).ok_or_else(|| {
                 EngineError::Unknown(format!("account type {} is unknown", account.account_type))
             })?;
-            targets.insert(account.name.clone(), Arc::from((ty.build)(account)?));
+            if let Some(build) = ty.build {
+                targets.insert(account.name.clone(), Arc::from(build(account)?));
+            }
             if let Some(build_source) = ty.build_source {
                 sources.insert(account.name.clone(), Arc::from(build_source(account)?));
             }

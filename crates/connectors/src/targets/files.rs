@@ -47,8 +47,9 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
         },
     ],
     single_per_tenant: false,
-    build,
+    build: Some(build),
     build_source: Some(crate::sources::file_drop::build),
+    build_directory: None,
 };
 
 /// Longest file name accepted, in bytes: the temporary name adds a key and `.tmp`, and most

@@ -63,8 +63,9 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
         },
     ],
     single_per_tenant: false,
-    build,
+    build: Some(build),
     build_source: None,
+    build_directory: None,
 };
 
 /// Header carrying the message's idempotency key.

@@ -109,8 +109,9 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
         },
     ],
     single_per_tenant: false,
-    build,
+    build: Some(build),
     build_source: None,
+    build_directory: None,
 };
 
 fn build(account: &AccountConfig) -> Result<Box<dyn Target>, AccountError> {

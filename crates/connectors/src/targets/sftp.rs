@@ -126,8 +126,9 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
         },
     ],
     single_per_tenant: false,
-    build,
+    build: Some(build),
     build_source: None,
+    build_directory: None,
 };
 
 /// Default SSH port.
