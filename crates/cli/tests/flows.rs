@@ -905,3 +905,195 @@ async fn pushed_states_reach_the_target_as_snapshots_and_deltas() {
     assert!(superseded > 0, "nothing was superseded");
     stop(&mut serve);
 }
+
+/// Starts `wfm-bridge sandbox calabrio` with `config` (TOML) on a free port; returns the process
+/// and its base URL once it answers.
+async fn calabrio_sandbox(setup: &Setup, config: &str) -> (Child, String) {
+    std::fs::write(setup.path("calabrio-sandbox.toml"), config).unwrap();
+    let port = free_port();
+    let mut child = setup
+        .cmd(&[
+            "sandbox",
+            "calabrio",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+            "calabrio-sandbox.toml",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest_client();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("{base}/_sandbox/calabrio/rta"))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the Calabrio sandbox did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_reach_calabrio_rta_and_statistics_its_intake() {
+    let sink = sink(Behaviour::default()).await;
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Europe/Stockholm").unwrap())
+        .date();
+    let first = today.checked_sub(jiff::Span::new().days(2)).unwrap();
+    // The sandbox's port is only known once it runs: the accounts' URLs are filled in then.
+    let flows = format!(
+        "[[accounts]]\nname = \"calabrio\"\ntype = \"calabrio\"\nurl = \"CALABRIO_URL/\"\n\
+         auth_key = \"env:RTA_KEY\"\nsource_id = \"7\"\n\
+         [[accounts]]\nname = \"calabrio-stats\"\ntype = \"http\"\nurl = \"CALABRIO_URL/historical/sim\"\nmode = \"multipart\"\n\
+         [[flows]]\nname = \"rta\"\nkind = \"agent_states\"\ntenant = \"sim\"\ntarget = \"calabrio\"\n\
+         update_every = \"200ms\"\n\
+         [flows.state_codes]\nready = \"READY\"\nbusy = \"BUSY\"\nacw = \"ACW\"\nnot_ready = \"NOTREADY\"\n\"not_ready:Lunch\" = \"LUNCH\"\nlogged_out = \"LOGGED-OFF\"\n\
+         [[flows]]\nname = \"history\"\nkind = \"interval_stats\"\ntenant = \"sim\"\ntarget = \"calabrio-stats\"\n\
+         start = \"{first}\"\ncapture_delay = \"0s\"\n"
+    );
+    let setup = Setup::dated(&sink.url(), "poll = \"20ms\"", &flows, &first.to_string());
+    let (mut calabrio, base) = calabrio_sandbox(
+        &setup,
+        "[historical]\n[[historical.tenants]]\nid = \"sim\"\ntime_zone = \"Europe/Stockholm\"\ninterval_minutes = 15\n\
+         [rta]\n[[rta.tenants]]\nname = \"sim\"\nauth_key = \"rta-key-sim\"\nsources = [\"7\"]\nauto_persons = true\n",
+    )
+    .await;
+    let config = std::fs::read_to_string(setup.path("wfm-bridge.toml")).unwrap();
+    std::fs::write(
+        setup.path("wfm-bridge.toml"),
+        config.replace("CALABRIO_URL", &base),
+    )
+    .unwrap();
+
+    // A wrong key is "credentials are invalid", and the check says so.
+    let out = setup
+        .cmd(&["check", "calabrio"])
+        .env("RTA_KEY", "wrong")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("credentials are invalid"), "{text}");
+    let client = reqwest_client();
+    client
+        .delete(format!("{base}/_sandbox/calabrio/rta"))
+        .send()
+        .await
+        .unwrap();
+
+    let (mut serve, server) = {
+        let port = free_port();
+        let log = std::fs::File::create(setup.path("serve.log")).unwrap();
+        let child = setup
+            .cmd(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("RTA_KEY", "rta-key-sim")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let view = || async {
+        client
+            .get(format!("{base}/_sandbox/calabrio/rta"))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let agent_code = |view: &serde_json::Value, agent: &str| -> Option<String> {
+        view["tenants"][0]["agents"]
+            .as_array()?
+            .iter()
+            .find(|a| a["person"] == agent)
+            .map(|a| a["state_code"].as_str().unwrap().to_string())
+    };
+
+    // States pushed to wfm-bridge become the agents' states in Calabrio.
+    let url = format!("{server}/api/v1/tenants/sim/states");
+    let mut pushed = false;
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .post(&url)
+            .bearer_auth("sim-token")
+            .json(&serde_json::json!([
+                state("cal-1", "2030-01-01T08:00:00Z", "ready", None),
+                state("cal-2", "2030-01-01T08:00:00Z", "not_ready", Some("Lunch")),
+            ]))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            pushed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(pushed, "serve did not accept states:\n{}", setup.log());
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        last = view().await;
+        if agent_code(&last, "cal-1").as_deref() == Some("READY")
+            && agent_code(&last, "cal-2").as_deref() == Some("LUNCH")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        agent_code(&last, "cal-1").as_deref(),
+        Some("READY"),
+        "{last:#}"
+    );
+    assert_eq!(agent_code(&last, "cal-2").as_deref(), Some("LUNCH"));
+    // The first message was a snapshot, and Calabrio had nothing to complain about.
+    let requests = last["requests"].as_array().unwrap();
+    assert_eq!(requests[0]["is_snapshot"], true, "{:#}", requests[0]);
+    assert!(
+        requests.iter().all(|r| r["status"] == 200),
+        "{:#}",
+        last["requests"]
+    );
+
+    // The interval statistics of the two complete days went to the intake and were accepted.
+    let mut files = Vec::new();
+    for _ in 0..400 {
+        let snapshot: serde_json::Value = client
+            .get(format!("{base}/_sandbox/calabrio/historical"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        files = snapshot["files"].as_array().unwrap().clone();
+        if files.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(files.len(), 6, "{files:#?}\n{}", setup.log());
+    for file in &files {
+        assert_eq!(file["status"], "accepted", "{file:#}");
+        assert_eq!(file["tenant"], "sim");
+    }
+
+    stop(&mut serve);
+    let _ = calabrio.kill();
+    let _ = calabrio.wait();
+}

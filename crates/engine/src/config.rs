@@ -28,6 +28,34 @@ use wfm_model::schedule::parse_duration;
 use wfm_model::{CronSchedule, IntervalLength, Schedule, Tenant};
 
 use crate::flows::{FlowDirection, FlowKind, FlowSettings, OnInvalid};
+use wfm_connectors::targets::realtime::{RealtimeCadence, realtime_cadence};
+
+/// What a real-time account asks of its flows: its periodic interval (Loxysoft) becomes the update
+/// clock unless the flow sets `update_every`, and its keep-alive (NICE) caps `snapshot_every`, since
+/// the receiver takes a longer silence for a lost connection.
+fn apply_cadence(
+    options: &mut BTreeMap<String, PropertyValue>,
+    cadence: RealtimeCadence,
+    update_every_set: bool,
+) {
+    if let Some(update) = cadence.update_every
+        && !update_every_set
+    {
+        options.insert("update_every".to_string(), PropertyValue::Duration(update));
+    }
+    if let Some(keep_alive) = cadence.snapshot_every {
+        let current = match options.get("snapshot_every") {
+            Some(PropertyValue::Duration(d)) => *d,
+            _ => crate::flows::agent_states::DEFAULT_SNAPSHOT_EVERY,
+        };
+        if keep_alive < current {
+            options.insert(
+                "snapshot_every".to_string(),
+                PropertyValue::Duration(keep_alive),
+            );
+        }
+    }
+}
 
 /// The default address of the HTTP server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -430,6 +458,7 @@ impl Config {
             };
             let enabled = f.bool("enabled")?.unwrap_or(true);
             let mut options = BTreeMap::new();
+            let update_every_set = f.table.contains_key("update_every");
             let specs = match direction {
                 FlowDirection::Deliver { .. } => kind.options(),
                 FlowDirection::Ingest { .. } => &[],
@@ -438,6 +467,12 @@ impl Config {
                 if let Some(value) = f.property(spec)? {
                     options.insert(spec.name.to_string(), value);
                 }
+            }
+            if kind == FlowKind::AgentStates
+                && let FlowDirection::Deliver { target } = &direction
+                && let Some(account) = accounts.iter().find(|a| &a.name == target)
+            {
+                apply_cadence(&mut options, realtime_cadence(account), update_every_set);
             }
             if flows.iter().any(|x| x.name == name) {
                 return Err(f.error("name", format!("flow {name:?} is configured twice")));

@@ -1,10 +1,13 @@
 //! `wfm-bridge sandbox …`: emulators of target systems, for trying flows without a real WFM.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use wfm_sandbox::calabrio::{CalabrioConfig, CalabrioSandbox};
 use wfm_sandbox::http_sink::{Behaviour, SinkConfig, serve};
+use wfm_sandbox::tcp_sink::{SinkEncoding, TcpSink, TcpSinkConfig};
 
 use crate::commands::Context;
 
@@ -34,6 +37,48 @@ pub enum Emulator {
         #[arg(long, env = "WFM_SANDBOX_TOKEN")]
         token: Option<String>,
     },
+    /// Calabrio WFM: the RTA state API (JSON Rta/State/Batch and the SOAP service) and the
+    /// historical statistics intake, checking what reference/calabrio.md §6 lists. Current agent
+    /// states: GET /_sandbox/calabrio/rta; statistics received: GET /_sandbox/calabrio/historical.
+    Calabrio {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9191")]
+        listen: std::net::SocketAddr,
+
+        /// Tenants, RTA keys, sources and persons as TOML (tables `[historical]` and `[rta]`; see
+        /// the README). Without it: tenant `default` in UTC with 15-minute intervals, RTA key
+        /// `sandbox-rta-key`, source `1`, persons created for any user code.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// A TCP server that prints every CRLF-terminated record it receives (a target for
+    /// `aspect_tcp` accounts).
+    TcpSink {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9292")]
+        listen: std::net::SocketAddr,
+
+        /// How records are encoded.
+        #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
+        encoding: Encoding,
+    },
+}
+
+/// Encodings of `sandbox tcp-sink`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Encoding {
+    /// UTF-8.
+    Utf8,
+    /// UTF-16 little-endian.
+    Utf16le,
+}
+
+/// Reads a Calabrio emulator configuration; errors name the file and the key.
+fn calabrio_config(path: &Path) -> Result<CalabrioConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{}: not a Calabrio sandbox configuration", path.display()))
 }
 
 /// Runs `sandbox`.
@@ -61,6 +106,57 @@ pub async fn run(args: SandboxArgs, ctx: &Context) -> Result<()> {
                 served = serve(listener, config) => served?,
                 _ = tokio::signal::ctrl_c() => {}
             }
+            Ok(())
+        }
+        Emulator::Calabrio { listen, config } => {
+            let config = match config {
+                Some(path) => calabrio_config(&path)?,
+                None => CalabrioConfig::default(),
+            };
+            let sandbox = CalabrioSandbox::start_with(listen, config)
+                .await
+                .with_context(|| format!("cannot start the Calabrio sandbox on {listen}"))?;
+            let addr = sandbox.addr();
+            ctx.out.say(format!(
+                "Calabrio sandbox on http://{addr}/: RTA at /Rta/State/Batch and /Rta/TeleoptiRtaService.svc, \
+                 statistics at /historical/{{tenant}}; current states: GET http://{addr}/_sandbox/calabrio/rta; Ctrl-C stops it"
+            ));
+            let _ = tokio::signal::ctrl_c().await;
+            sandbox.stop().await;
+            Ok(())
+        }
+        Emulator::TcpSink { listen, encoding } => {
+            let encoding = match encoding {
+                Encoding::Utf8 => SinkEncoding::Utf8,
+                Encoding::Utf16le => SinkEncoding::Utf16Le,
+            };
+            let sink = TcpSink::start_with(listen, TcpSinkConfig { encoding })
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            ctx.out.say(format!(
+                "TCP sink on {}; each record is printed as it arrives; Ctrl-C stops it",
+                sink.addr()
+            ));
+            let printer = async {
+                let mut printed = 0;
+                loop {
+                    if let Some(records) = sink
+                        .handle()
+                        .wait_for_records(printed + 1, Duration::from_secs(3600))
+                        .await
+                    {
+                        for record in records.iter().filter(|r| r.complete).skip(printed) {
+                            println!("{} #{} {}", record.at, record.connection, record.text);
+                        }
+                        printed = records.iter().filter(|r| r.complete).count();
+                    }
+                }
+            };
+            tokio::select! {
+                () = printer => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            sink.stop().await;
             Ok(())
         }
     }

@@ -276,3 +276,48 @@ fn ingesting_flows_read_from_a_source_account() {
         assert!(e.contains(expected), "expected {expected:?} in {e:?}");
     }
 }
+
+#[test]
+fn realtime_accounts_set_their_flows_clocks() {
+    let realtime = |account: &str, flow_extra: &str| {
+        format!(
+            "{EXAMPLE}\n{account}\n[[flows]]\nname = \"rt\"\nkind = \"agent_states\"\ntenant = \"nordic\"\ntarget = \"wfm\"\n{flow_extra}\n"
+        )
+    };
+    let clocks = |c: &Config| {
+        let flow = c.flow("rt").unwrap();
+        let get = |name: &str| match flow.options.get(name) {
+            Some(PropertyValue::Duration(d)) => Some(*d),
+            _ => None,
+        };
+        (get("update_every"), get("snapshot_every"))
+    };
+    let loxysoft = "[[accounts]]\nname = \"wfm\"\ntype = \"loxysoft\"\nurl = \"https://lox.example.com/\"\ntoken = \"env:LAKE_TOKEN\"\ninterval = \"30s\"";
+    let nice = "[[accounts]]\nname = \"wfm\"\ntype = \"nice\"\nurl = \"https://nice.example.com/\"\nkeep_alive = \"45s\"";
+
+    // Loxysoft's periodic interval is the update clock unless the flow sets one.
+    let c = parse(&realtime(loxysoft, "")).unwrap();
+    assert_eq!(
+        clocks(&c),
+        (
+            Some(Duration::from_secs(30)),
+            Some(Duration::from_secs(900))
+        )
+    );
+    let c = parse(&realtime(loxysoft, "update_every = \"5s\"")).unwrap();
+    assert_eq!(clocks(&c).0, Some(Duration::from_secs(5)));
+
+    // NICE's keep-alive caps the snapshot clock.
+    let c = parse(&realtime(nice, "")).unwrap();
+    assert_eq!(
+        clocks(&c),
+        (Some(Duration::from_secs(10)), Some(Duration::from_secs(45)))
+    );
+    let c = parse(&realtime(nice, "snapshot_every = \"20s\"")).unwrap();
+    assert_eq!(clocks(&c).1, Some(Duration::from_secs(20)));
+    let e = error(&realtime(nice, "update_every = \"2m\""));
+    assert!(
+        e.contains("snapshot_every (45s) is shorter than update_every (120s)"),
+        "{e}"
+    );
+}

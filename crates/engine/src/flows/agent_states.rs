@@ -58,6 +58,9 @@ pub const OPTIONS: &[PropertySpec] = &[
     },
 ];
 
+/// `snapshot_every` when neither the flow nor its account says otherwise.
+pub const DEFAULT_SNAPSHOT_EVERY: Duration = Duration::from_secs(15 * 60);
+
 /// How long the sending process holds the flow; renewed on every tick.
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -68,7 +71,12 @@ pub fn check_options(flow: &FlowSettings) -> Result<(), String> {
         return Err("update_every must be at least 100ms".to_string());
     }
     if snapshot < update {
-        return Err("snapshot_every is shorter than update_every".to_string());
+        return Err(format!(
+            "snapshot_every ({}) is shorter than update_every ({}); a target with a keep-alive \
+             (nice) sets snapshot_every to it, so update at least that often",
+            humantime(snapshot),
+            humantime(update)
+        ));
     }
     for key in codes(flow).keys() {
         let state = key.split_once(':').map_or(key.as_str(), |(s, _)| s);
@@ -88,8 +96,16 @@ fn clocks(flow: &FlowSettings) -> (Duration, Duration) {
     };
     (
         duration("update_every", 10),
-        duration("snapshot_every", 900),
+        duration("snapshot_every", DEFAULT_SNAPSHOT_EVERY.as_secs()),
     )
+}
+
+fn humantime(d: Duration) -> String {
+    if d.subsec_millis() != 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
 }
 
 fn codes(flow: &FlowSettings) -> BTreeMap<String, String> {
