@@ -307,6 +307,10 @@ fn demo_simulates_imports_and_reports() {
         "2. Importing",
         "3. What the store holds now",
         "agent state events",
+        "4. Running the Calabrio flows",
+        // Two complete days, three files each, all accepted by the emulator's checks.
+        "interval_stats: 6 file(s) sent; the sandbox accepted 6 of 6",
+        "Calabrio now shows 4 agent(s) logged in: a0001 READY, a0002 BUSY, a0003 LUNCH, a0004 ACW",
     ] {
         assert!(out.contains(expected), "{expected:?} not in {out}");
     }
@@ -314,6 +318,10 @@ fn demo_simulates_imports_and_reports() {
     // Running the demo again is harmless: everything is already there.
     let again = demo();
     assert!(again.contains("0 written"), "{again}");
+    assert!(
+        again.contains("nothing new to send (earlier demo runs sent those days)"),
+        "{again}"
+    );
 }
 
 /// The real call log of `../shared/data` (outside the repository).

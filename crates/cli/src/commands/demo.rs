@@ -1,11 +1,21 @@
 //! `wfm-bridge demo`: the one command a newcomer runs. Simulates a small contact center, imports it
-//! into a store and shows what the store now holds.
+//! into a store, shows what the store now holds, then runs the Calabrio flows (interval statistics
+//! and real-time agent states) into the sandbox Calabrio emulator and shows what it accepted.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
-use wfm_model::RecordKind;
+use wfm_engine::Config;
+use wfm_engine::delivery::Attempt;
+use wfm_engine::runner::RunReport;
+use wfm_engine::service::Engine;
+use wfm_model::{AgentState, AgentStateEvent, Record, RecordKind};
+use wfm_sandbox::calabrio::historical::{FileStatus, HistoricalConfig, TenantConfig};
+use wfm_sandbox::calabrio::rta::{RtaConfig, RtaTenantConfig};
+use wfm_sandbox::calabrio::{CalabrioConfig, CalabrioSandbox};
+use wfm_store::Store;
 
 use crate::commands::Context;
 use crate::commands::import::{ImportArgs, describe, import_file};
@@ -23,12 +33,14 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 60)]
     pub agents: u32,
 
-    /// Number of days simulated.
+    /// Number of days simulated, ending yesterday.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
 }
 
 const TENANT: &str = "demo";
+const TIME_ZONE: &str = "Europe/Stockholm";
+const RTA_KEY: &str = "demo-rta-key";
 
 /// Runs `demo`.
 pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
@@ -44,14 +56,19 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
         args.days,
         args.dir.display()
     ));
+    // The simulated days end yesterday, so that the statistics flow has complete days to send.
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get(TIME_ZONE)?)
+        .date();
+    let from = today.checked_sub(jiff::Span::new().days(i64::from(args.days.max(1))))?;
     let simulate = SimulateArgs {
         tenant: TENANT.to_string(),
         agents: args.agents,
         queues: 4,
-        from: jiff::civil::date(2024, 3, 4),
+        from,
         days: args.days,
         seed: 1,
-        time_zone: "Europe/Stockholm".to_string(),
+        time_zone: TIME_ZONE.to_string(),
         interval: 15,
         out: args.dir.clone(),
     };
@@ -97,8 +114,172 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
     ] {
         out.say(format!("   {:>12}  {what}", count(n)));
     }
+
+    calabrio_tour(store.clone(), &store_url, from, ctx).await?;
     out.say(format!(
-        "\nNext: wfm-bridge --store {store_url} export agents --tenant {TENANT}"
+        "\nNext: wfm-bridge --store {store_url} export agents --tenant {TENANT}\n      \
+         wfm-bridge --store {store_url} stats --tenant {TENANT} --from {from} --out stats/"
     ));
     Ok(())
+}
+
+/// Step 4: the two Calabrio flows of the integration note, run once each into the sandbox
+/// emulator, with the same engine `serve` runs.
+async fn calabrio_tour(
+    store: Arc<dyn Store>,
+    store_url: &str,
+    from: jiff::civil::Date,
+    ctx: &Context,
+) -> Result<()> {
+    let out = &ctx.out;
+    let mut rta_tenant = RtaTenantConfig::new(TENANT, RTA_KEY, &["1"]);
+    rta_tenant.auto_persons = true;
+    let sandbox = CalabrioSandbox::start_with(
+        "127.0.0.1:0",
+        CalabrioConfig {
+            historical: HistoricalConfig {
+                tenants: vec![TenantConfig::new(TENANT, TIME_ZONE, 15)],
+                ..HistoricalConfig::default()
+            },
+            rta: RtaConfig {
+                tenants: vec![rta_tenant],
+                ..RtaConfig::default()
+            },
+        },
+    )
+    .await
+    .context("cannot start the Calabrio sandbox")?;
+    let base = format!("http://{}", sandbox.addr());
+    out.say(format!(
+        "4. Running the Calabrio flows into the sandbox Calabrio at {base}/ (wfm-bridge sandbox calabrio)"
+    ));
+    let config_text = format!(
+        r#"
+[store]
+url = "{store_url}"
+[[tenants]]
+id = "{TENANT}"
+time_zone = "{TIME_ZONE}"
+[[accounts]]
+name = "calabrio-rta"
+type = "calabrio"
+url = "{base}/"
+auth_key = "env:DEMO_RTA_KEY"
+source_id = "1"
+[[accounts]]
+name = "calabrio-statistics"
+type = "http"
+url = "{base}/historical/{TENANT}"
+mode = "multipart"
+[[flows]]
+name = "statistics"
+kind = "interval_stats"
+tenant = "{TENANT}"
+target = "calabrio-statistics"
+start = "{from}"
+capture_delay = "0s"
+[[flows]]
+name = "rta"
+kind = "agent_states"
+tenant = "{TENANT}"
+target = "calabrio-rta"
+[flows.state_codes]
+ready = "READY"
+busy = "BUSY"
+acw = "ACW"
+not_ready = "NOTREADY"
+"not_ready:Lunch" = "LUNCH"
+logged_out = "LOGGED-OFF"
+"#
+    );
+    let env = [("DEMO_RTA_KEY".to_string(), RTA_KEY.to_string())];
+    let config = Config::parse("demo", &config_text, &env, None)?;
+    let engine = Engine::start(config, store.clone()).await?;
+
+    // Interval statistics of every complete day, as the three Teleopti files per day.
+    run_flow(&engine, "statistics").await?;
+    let delivered = deliver(&engine).await?;
+    let snapshot = sandbox.handles().historical.snapshot();
+    let accepted = snapshot
+        .files
+        .iter()
+        .filter(|f| f.status == FileStatus::Accepted)
+        .count();
+    let rows: usize = snapshot.files.iter().map(|f| f.rows).sum();
+    if delivered == 0 {
+        out.say("   interval_stats: nothing new to send (earlier demo runs sent those days)");
+    } else {
+        out.say(format!(
+            "   interval_stats: {delivered} file(s) sent; the sandbox accepted {accepted} of {} ({} rows)",
+            snapshot.files.len(),
+            crate::output::count(rows as u64)
+        ));
+    }
+
+    // Real time: a few agents log in now, as the ACD would push them; one snapshot goes out.
+    let now = jiff::Timestamp::now();
+    let events: Vec<Record> = [
+        ("a0001", AgentState::Ready, None),
+        ("a0002", AgentState::Busy, None),
+        ("a0003", AgentState::NotReady, Some("Lunch")),
+        ("a0004", AgentState::Acw, None),
+    ]
+    .into_iter()
+    .map(|(agent, state, reason)| {
+        Record::State(AgentStateEvent {
+            tenant: TENANT.to_string(),
+            agent: agent.to_string(),
+            at: now,
+            state,
+            reason: reason.map(str::to_string),
+            source_code: None,
+        })
+    })
+    .collect();
+    let mut tx = store.begin().await?;
+    tx.write(events).await?;
+    tx.commit().await?;
+    run_flow(&engine, "rta").await?;
+    deliver(&engine).await?;
+    let states = sandbox.handles().rta.states(TENANT);
+    let shown: Vec<String> = states
+        .iter()
+        .filter(|s| !s.logged_out)
+        .map(|s| format!("{} {}", s.person, s.state_code))
+        .collect();
+    out.say(format!(
+        "   agent_states: one snapshot; Calabrio now shows {} agent(s) logged in: {}",
+        shown.len(),
+        shown.join(", ")
+    ));
+    sandbox.stop().await;
+    Ok(())
+}
+
+async fn run_flow(engine: &Engine, flow: &str) -> Result<()> {
+    match engine.run_flow_once(flow).await? {
+        RunReport::Ended { error: None, .. } => Ok(()),
+        RunReport::Ended {
+            error: Some(error), ..
+        } => anyhow::bail!("flow {flow} failed: {error}"),
+        RunReport::Busy => anyhow::bail!("flow {flow} is running elsewhere"),
+    }
+}
+
+/// Delivers what is due until nothing is; returns how many messages were sent.
+async fn deliver(engine: &Engine) -> Result<usize> {
+    let mut sent = 0;
+    loop {
+        let outcomes = engine.worker().drain_once().await?;
+        if outcomes.is_empty() {
+            return Ok(sent);
+        }
+        sent += outcomes
+            .iter()
+            .filter(|(_, a)| matches!(a, Attempt::Sent))
+            .count();
+        if outcomes.iter().all(|(_, a)| !matches!(a, Attempt::Sent)) {
+            anyhow::bail!("the sandbox refused messages; see wfm-bridge outbox --dead");
+        }
+    }
 }
