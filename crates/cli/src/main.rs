@@ -54,6 +54,10 @@ enum Command {
     Config(commands::check::ConfigArgs),
     /// Run an emulator of a target system.
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Forecast contacts per interval from a count table or the store; backtest the methods; plot.
+    Forecast(commands::forecast::ForecastArgs),
+    /// Agents one interval needs (Erlang C, Erlang A with --patience) for a service-level/ASA target.
+    Staffing(commands::staffing::StaffingArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,8 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::check(args, &ctx).await,
             Command::Config(args) => commands::check::config(args, &ctx),
             Command::Sandbox(args) => commands::sandbox::run(args, &ctx).await,
+            Command::Forecast(args) => commands::forecast::run(args, &ctx).await,
+            Command::Staffing(args) => commands::staffing::run(args, &ctx.out),
         }
     });
     match result {

@@ -11,12 +11,14 @@
 //! * [`forecast`] — the forecast of the days ahead, as intervals with UTC bounds and local labels;
 //! * [`erlang`] — Erlang C and Erlang A: service level, ASA, occupancy, P(abandon), and the agents a
 //!   target needs, with shrinkage;
+//! * [`external`] — forecasts made elsewhere (a CSV per queue and interval), checked line by line;
 //! * [`input`] — a count table in CSV text (as the CLI reads it) turned into observations;
 //! * [`plot`] — an SVG of actual against forecast.
 
 pub mod backtest;
 pub mod erlang;
 mod error;
+pub mod external;
 pub mod forecast;
 pub mod input;
 pub mod methods;

@@ -4,11 +4,13 @@ pub mod check;
 pub mod demo;
 pub mod export;
 pub mod flows;
+pub mod forecast;
 pub mod import;
 pub mod outbox;
 pub mod sandbox;
 pub mod serve;
 pub mod simulate;
+pub mod staffing;
 pub mod stats;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! worker sends the messages later.
 
 pub mod agent_states;
+mod forecast;
 mod ingest;
 mod interactions;
 mod interval_stats;
@@ -29,17 +30,20 @@ pub enum FlowKind {
     IntervalStats,
     /// Every agent's current state to a real-time target: snapshots and deltas.
     AgentStates,
+    /// Daily forecasts and staffing of the next days per Calabrio skill, as forecast files.
+    Forecast,
 }
 
 /// Kinds named in the design that later versions add; configuring one says so plainly.
-const PLANNED: [&str; 5] = ["directory", "forecast", "schedules", "timecards", "leave"];
+const PLANNED: [&str; 4] = ["directory", "schedules", "timecards", "leave"];
 
 impl FlowKind {
     /// Every kind this version runs.
-    pub const ALL: [FlowKind; 3] = [
+    pub const ALL: [FlowKind; 4] = [
         FlowKind::Interactions,
         FlowKind::IntervalStats,
         FlowKind::AgentStates,
+        FlowKind::Forecast,
     ];
 
     /// The name used in configuration.
@@ -48,6 +52,7 @@ impl FlowKind {
             FlowKind::Interactions => "interactions",
             FlowKind::IntervalStats => "interval_stats",
             FlowKind::AgentStates => "agent_states",
+            FlowKind::Forecast => "forecast",
         }
     }
 
@@ -57,6 +62,7 @@ impl FlowKind {
             FlowKind::Interactions => interactions::OPTIONS,
             FlowKind::IntervalStats => interval_stats::OPTIONS,
             FlowKind::AgentStates => agent_states::OPTIONS,
+            FlowKind::Forecast => forecast::OPTIONS,
         }
     }
 
@@ -66,6 +72,7 @@ impl FlowKind {
             FlowKind::Interactions => Ok(()),
             FlowKind::IntervalStats => interval_stats::check_options(flow),
             FlowKind::AgentStates => agent_states::check_options(flow),
+            FlowKind::Forecast => forecast::check_options(flow),
         }
     }
 
@@ -78,7 +85,7 @@ impl FlowKind {
     pub fn streams(self) -> &'static [wfm_model::RecordKind] {
         match self {
             FlowKind::Interactions => &[wfm_model::RecordKind::Interactions],
-            FlowKind::IntervalStats | FlowKind::AgentStates => &[],
+            FlowKind::IntervalStats | FlowKind::AgentStates | FlowKind::Forecast => &[],
         }
     }
 
@@ -90,6 +97,8 @@ impl FlowKind {
             FlowKind::IntervalStats => Some(Schedule::Every(Duration::from_secs(15 * 60))),
             // Runs on its own clocks (update_every, snapshot_every).
             FlowKind::AgentStates => Some(Schedule::Continuous),
+            // Hourly, and a run computes only once a forecast day has begun (see forecast.rs).
+            FlowKind::Forecast => Some(Schedule::Every(Duration::from_secs(60 * 60))),
         }
     }
 }
@@ -264,6 +273,7 @@ pub async fn execute(
             FlowKind::Interactions => interactions::execute(&**store, flow, stop).await,
             FlowKind::IntervalStats => interval_stats::execute(&**store, flow, stop).await,
             FlowKind::AgentStates => agent_states::execute_once(store, flow).await,
+            FlowKind::Forecast => forecast::execute(&**store, flow, stop).await,
         },
     }
 }

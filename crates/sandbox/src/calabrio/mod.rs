@@ -4,12 +4,15 @@
 //!   drop directory), checking them with [`statistics_file`].
 //! - [`rta`]: the real-time adherence state API (`Rta/State/Batch`, `Rta/State/Change`, the SOAP
 //!   `TeleoptiRtaService.svc`), enforcing calabrio.md §6 "RTA".
+//! - [`forecast_import`]: the forecast import (`POST /forecast/import`), enforcing calabrio.md §6
+//!   "Forecast file".
 //!
 //! [`router`] and [`CalabrioSandbox`] serve both on one address, the way one Calabrio web root
 //! does, so `wfm-bridge sandbox calabrio` can stand in for the whole system: the `calabrio`
 //! account's `url` and the `http` account uploading statistics point at the same server. Wfm.Api
 //! comes with its own work.
 
+pub mod forecast_import;
 pub mod historical;
 pub mod rta;
 pub mod statistics_file;
@@ -24,6 +27,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use forecast_import::{ForecastImportConfig, ForecastImportHandle};
 use historical::{HistoricalConfig, HistoricalHandle};
 use rta::{RtaConfig, RtaHandle};
 
@@ -37,6 +41,9 @@ pub struct CalabrioConfig {
     /// The RTA state API.
     #[serde(default)]
     pub rta: RtaConfig,
+    /// The forecast import.
+    #[serde(default)]
+    pub forecast: ForecastImportConfig,
 }
 
 /// Why a configuration cannot be used.
@@ -48,6 +55,9 @@ pub enum ConfigError {
     /// The RTA part's configuration is wrong.
     #[error("rta: {0}")]
     Rta(#[from] rta::RtaConfigError),
+    /// The forecast import's configuration is wrong.
+    #[error("forecast: {0}")]
+    Forecast(#[from] forecast_import::ConfigError),
 }
 
 /// The handles of both parts.
@@ -57,6 +67,8 @@ pub struct CalabrioHandles {
     pub historical: HistoricalHandle,
     /// The RTA.
     pub rta: RtaHandle,
+    /// The forecast import.
+    pub forecast: ForecastImportHandle,
 }
 
 /// One router serving both parts (their paths do not overlap), and their handles. Drop
@@ -65,11 +77,16 @@ pub struct CalabrioHandles {
 pub fn router(config: &CalabrioConfig) -> Result<(Router, CalabrioHandles), ConfigError> {
     let (historical_router, historical) = historical::router(&config.historical)?;
     let (rta_router, rta) = rta::router(&config.rta)?;
-    // The RTA router has the fallback (its paths match ignoring case); the historical one has
-    // only routes, so they merge.
+    let (forecast_router, forecast) = forecast_import::router(&config.forecast)?;
+    // The RTA router has the fallback (its paths match ignoring case); the historical and
+    // forecast ones have only routes, so they merge.
     Ok((
-        rta_router.merge(historical_router),
-        CalabrioHandles { historical, rta },
+        rta_router.merge(historical_router).merge(forecast_router),
+        CalabrioHandles {
+            historical,
+            rta,
+            forecast,
+        },
     ))
 }
 

@@ -1,0 +1,310 @@
+//! The `forecast` flow end to end: a simulated center's three weeks imported into a real SQLite
+//! store, `wfm-bridge run … --once` (the real binary) forecasting the next 14 days per Calabrio
+//! skill with staffing, and the files delivered over loopback to the sandbox's Calabrio forecast
+//! import (`http` target, multipart), which checks them with Teleopti's rules; and an external
+//! forecast CSV sent through a `files` target.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use jiff::ToSpan;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use wfm_sandbox::calabrio::forecast_import::{FileStatus, ForecastImportConfig, SkillConfig};
+use wfm_sandbox::calabrio::{CalabrioConfig, CalabrioSandbox};
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_wfm-bridge"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("WFM_BRIDGE_STORE")
+            .env_remove("WFM_BRIDGE_CONFIG")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "wfm-bridge {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "wfm-bridge {args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+fn zone() -> TimeZone {
+    TimeZone::get("Europe/Stockholm").unwrap()
+}
+
+fn today() -> Date {
+    jiff::Zoned::now().with_time_zone(zone()).date()
+}
+
+/// Three simulated weeks up to yesterday imported into `store.db`, and a configuration with `extra`
+/// appended.
+fn setup(extra: &str) -> Setup {
+    let setup = Setup {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let from = today().checked_sub(21.days()).unwrap();
+    std::fs::write(
+        setup.path("wfm-bridge.toml"),
+        format!(
+            "[store]\nurl = \"sqlite://store.db\"\n[[tenants]]\nid = \"sim\"\ntime_zone = \"Europe/Stockholm\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    setup.ok(&[
+        "simulate",
+        "--tenant",
+        "sim",
+        "--agents",
+        "12",
+        "--queues",
+        "2",
+        "--days",
+        "21",
+        "--from",
+        &from.to_string(),
+        "--out",
+        "sim",
+    ]);
+    for kind in ["tenants", "queues", "agents", "interactions"] {
+        setup.ok(&["import", kind, &format!("sim/{kind}.jsonl")]);
+    }
+    setup
+}
+
+/// Rows of a Calabrio forecast file: (skill, start, end, tasks, tasktime, aftertasktime, agents).
+fn rows(text: &str) -> Vec<Vec<String>> {
+    assert!(text.ends_with("\r\n"));
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    assert_eq!(
+        lines.next(),
+        Some("skillname,startdatetime,enddatetime,tasks,tasktime,aftertasktime,agents")
+    );
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+// Multi-threaded: the test blocks on the binary while the sandbox serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_forecasts_reach_the_calabrio_import_one_file_per_skill() {
+    let sandbox = CalabrioSandbox::start_with(
+        "127.0.0.1:0",
+        CalabrioConfig {
+            forecast: ForecastImportConfig {
+                skills: vec![
+                    SkillConfig::new("Billing", 30, "Europe/Stockholm"),
+                    SkillConfig::new("Sales", 30, "Europe/Stockholm"),
+                ],
+                ..ForecastImportConfig::default()
+            },
+            ..CalabrioConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let config = format!(
+        r#"
+[[accounts]]
+name = "calabrio-forecast"
+type = "http"
+url = "{}forecast/import"
+mode = "multipart"
+
+[[flows]]
+name = "forecast"
+kind = "forecast"
+tenant = "sim"
+target = "calabrio-forecast"
+interval = 30
+shrinkage = 30
+[flows.skills]
+q01 = "Billing"
+q02 = "Sales"
+"#,
+        sandbox.url()
+    );
+    let setup = setup(&config);
+    let shown = setup.ok(&["config"]);
+    assert!(shown.contains("forecast"), "{shown}");
+
+    let out = setup.ok(&["run", "forecast", "--once"]);
+    assert!(out.contains("queued 2 message(s); delivered 2"), "{out}");
+
+    let received = sandbox.handles().forecast.received();
+    assert_eq!(received.len(), 2, "{received:?}");
+    let from = today().tomorrow().unwrap();
+    let to = from.checked_add(13.days()).unwrap();
+    for file in &received {
+        assert_eq!(file.status, FileStatus::Accepted, "{file:?}");
+        assert_eq!(file.skipped_off_grid, 0);
+        assert!(
+            file.name.ends_with(&format!(
+                "_{}_{}.csv",
+                from.strftime("%Y%m%d"),
+                to.strftime("%Y%m%d")
+            )),
+            "{}",
+            file.name
+        );
+    }
+    // Both skills hold intervals on the 14 days from tomorrow (the simulated center opens every
+    // day), with forecast tasks and agents after 30 % shrinkage.
+    for skill in ["Billing", "Sales"] {
+        let held = sandbox.handles().forecast.intervals(skill);
+        let dates: std::collections::BTreeSet<Date> =
+            held.iter().map(|i| i.local_start.date()).collect();
+        assert_eq!(dates.len(), 14, "{skill}: {dates:?}");
+        assert_eq!(dates.first(), Some(&from));
+        assert_eq!(dates.last(), Some(&to));
+        let tasks: f64 = held.iter().map(|i| i.tasks).sum();
+        // The simulator offers a few hundred contacts a day per queue.
+        assert!(tasks > 14.0 * 50.0, "{skill}: {tasks} tasks");
+        assert!(held.iter().all(|i| i.agents.is_some()));
+        // Intervals with work get agents; the busiest interval needs several.
+        let peak = held.iter().filter_map(|i| i.agents).fold(0.0, f64::max);
+        assert!(peak >= 2.0, "{skill}: peak {peak}");
+        // Handle time comes from the store's segments: average seconds per task.
+        assert!(
+            held.iter()
+                .all(|i| i.task_time_s > 0.0 && i.after_task_time_s >= 0.0)
+        );
+        assert!(
+            held.iter()
+                .all(|i| { i.end.duration_since(i.start).as_secs() == 1800 })
+        );
+    }
+
+    // The same day again: nothing to do.
+    let out = setup.ok(&["run", "forecast", "--once"]);
+    assert!(out.contains("queued 0 message(s)"), "{out}");
+    assert_eq!(sandbox.handles().forecast.received().len(), 2);
+}
+
+#[test]
+fn external_forecasts_are_checked_and_sent_as_files() {
+    let config = r#"
+[[accounts]]
+name = "drop"
+type = "files"
+path = "out"
+
+[[flows]]
+name = "imported"
+kind = "forecast"
+tenant = "sim"
+target = "drop"
+interval = 30
+days = 2
+import = "external.csv"
+default_aht = "240s"
+[flows.skills]
+q01 = "Support"
+q02 = "Support"
+"#;
+    let setup = setup(config);
+    let from = today().tomorrow().unwrap();
+    let day2 = from.tomorrow().unwrap();
+    let day3 = day2.tomorrow().unwrap();
+    // An error first: the run fails, names file and line, and sends nothing.
+    std::fs::write(
+        setup.path("external.csv"),
+        format!(
+            "queue,start,calls,aht,acw\nq01,{from} 08:00,10,200,20\nq01,{from} 08:10,5,200,20\n"
+        ),
+    )
+    .unwrap();
+    let err = setup.fails(&["run", "imported", "--once"]);
+    assert!(err.contains("external.csv:3"), "{err}");
+    assert!(err.contains("not on the 30-minute grid"), "{err}");
+    assert!(
+        !Path::new(&setup.path("out")).exists()
+            || std::fs::read_dir(setup.path("out"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    // Two queues of one skill are summed (AHT weighted by calls); rows outside the two days are
+    // left out; a row without AHT gets default_aht.
+    std::fs::write(
+        setup.path("external.csv"),
+        format!(
+            "queue,start,calls,aht,acw\n\
+             q01,{from} 08:00,10,200,20\n\
+             q02,{from} 08:00,30,300,60\n\
+             q01,{day2} 09:30,4,,\n\
+             q01,{day3} 08:00,99,100,10\n"
+        ),
+    )
+    .unwrap();
+    let out = setup.ok(&["run", "imported", "--once"]);
+    assert!(out.contains("queued 1 message(s); delivered 1"), "{out}");
+    let name = format!(
+        "Forecast_Support_{}_{}.csv",
+        from.strftime("%Y%m%d"),
+        day2.strftime("%Y%m%d")
+    );
+    let text = std::fs::read_to_string(setup.path("out").join(&name)).unwrap();
+    let rows = rows(&text);
+    assert_eq!(rows.len(), 2, "{text}");
+    let compact = |d: Date| d.strftime("%Y%m%d").to_string();
+    // 40 calls, AHT (10·200 + 30·300)/40 = 275 s of which ACW (10·20 + 30·60)/40 = 50 s.
+    assert_eq!(
+        rows[0][..6],
+        [
+            "Support".to_string(),
+            format!("{} 8:00", compact(from)),
+            format!("{} 8:30", compact(from)),
+            "40".to_string(),
+            "225".to_string(),
+            "50".to_string()
+        ]
+    );
+    // Erlang C for 40 calls in 30 min at 275 s, 80/20: the staffing command agrees.
+    let staffing: serde_json::Value = serde_json::from_str(&setup.ok(&[
+        "staffing",
+        "--calls",
+        "40",
+        "--interval-minutes",
+        "30",
+        "--aht",
+        "275",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(rows[0][6], staffing["agents"].to_string());
+    assert_eq!(
+        rows[1][..6],
+        [
+            "Support".to_string(),
+            format!("{} 9:30", compact(day2)),
+            format!("{} 10:00", compact(day2)),
+            "4".to_string(),
+            "240".to_string(),
+            "0".to_string()
+        ]
+    );
+}
