@@ -145,6 +145,7 @@ async fn calabrio_tour(
                 tenants: vec![rta_tenant],
                 ..RtaConfig::default()
             },
+            ..CalabrioConfig::default()
         },
     )
     .await
