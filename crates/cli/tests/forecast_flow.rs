@@ -197,6 +197,67 @@ q02 = "Sales"
         );
     }
 
+    // `forecast predict` from the store forecasts the same: the flow's Billing file is queue q01's.
+    let predicted = setup.ok(&[
+        "forecast",
+        "predict",
+        "--tenant",
+        "sim",
+        "--queue",
+        "q01",
+        "--interval",
+        "30",
+        "--from",
+        &from.to_string(),
+        "--days",
+        "14",
+    ]);
+    let lines: Vec<&str> = predicted.lines().collect();
+    assert_eq!(lines[0], "start,calls");
+    let billing = sandbox.handles().forecast.intervals("Billing");
+    assert_eq!(lines.len() - 1, billing.len(), "{predicted}");
+    for (line, held) in lines[1..].iter().zip(&billing) {
+        let (start, calls) = line.split_once(',').unwrap();
+        assert_eq!(start.parse::<jiff::Timestamp>().unwrap(), held.start);
+        let calls: f64 = calls.parse().unwrap();
+        assert!((calls - held.tasks).abs() < 0.01, "{line} vs {held:?}");
+    }
+    // And a picture of last week from the store, actual against forecast.
+    let week_ago = today().checked_sub(7.days()).unwrap();
+    let said = setup.ok(&[
+        "forecast",
+        "plot",
+        "--tenant",
+        "sim",
+        "--queue",
+        "q01,q02",
+        "--interval",
+        "30",
+        "--from",
+        &week_ago.to_string(),
+        "--days",
+        "7",
+        "--out",
+        "store.svg",
+    ]);
+    assert!(said.contains("MAPE"), "{said}");
+    assert!(
+        std::fs::read_to_string(setup.path("store.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    let err = setup.fails(&[
+        "forecast",
+        "predict",
+        "--tenant",
+        "nobody",
+        "--queue",
+        "q01",
+        "--from",
+        &from.to_string(),
+    ]);
+    assert!(err.contains("\"nobody\" is not in the store"), "{err}");
+
     // The same day again: nothing to do.
     let out = setup.ok(&["run", "forecast", "--once"]);
     assert!(out.contains("queued 0 message(s)"), "{out}");

@@ -366,6 +366,7 @@ impl StaffingPlan {
     }
 }
 
+/// One run (see the module comment).
 pub async fn execute(
     store: &dyn Store,
     flow: &FlowSettings,
@@ -462,41 +463,12 @@ pub async fn execute(
             );
             // Complete days only: today's contacts are still coming in.
             let end = grid.day_start(today);
-            let mut observations: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
-            let mut after: Option<OfferedPosition> = None;
-            loop {
-                if *stop.borrow() {
-                    return Ok(counts);
-                }
-                let page = store
-                    .segments_offered(
-                        &tenant.tenant,
-                        start.as_millisecond(),
-                        end.as_millisecond(),
-                        after.as_ref(),
-                        PAGE,
-                    )
-                    .await?;
-                counts.read += page.len() as u64;
-                for s in &page {
-                    let Some(skill) = s.queue.as_deref().and_then(|q| skill_of.get(q)) else {
-                        continue;
-                    };
-                    let mut o = Observation::count(s.offered_at, 1.0);
-                    if s.answered_at.is_some() {
-                        o = o.with_handle(
-                            1.0,
-                            f64::from(s.talk_s) + f64::from(s.hold_s) + f64::from(s.acw_s),
-                            f64::from(s.acw_s),
-                        );
-                    }
-                    observations.entry(skill.as_str()).or_default().push(o);
-                }
-                match page.last() {
-                    Some(last) if page.len() == PAGE => after = Some(OfferedPosition::of(last)),
-                    _ => break,
-                }
+            if *stop.borrow() {
+                return Ok(counts);
             }
+            let (mut observations, read) =
+                offered_history(store, &tenant.tenant, &skill_of, start, end).await?;
+            counts.read += read;
             let config = ForecastConfig {
                 method: text(flow, "method")
                     .and_then(|m| parse_method(&m))
@@ -505,7 +477,7 @@ pub async fn execute(
             };
             let mut out = BTreeMap::new();
             for skill in queues_of.keys() {
-                let history = observations.remove(skill.as_str()).unwrap_or_default();
+                let history = observations.remove(skill).unwrap_or_default();
                 let forecast = if history.is_empty() {
                     empty()
                 } else {
@@ -568,6 +540,51 @@ pub async fn execute(
     .await?;
     tx.commit().await?;
     Ok(counts)
+}
+
+/// The contacts offered in `[start, end)` to the queues of `group_of` (queue id → group), as
+/// observations per group: one per segment, with its handle time (talk + hold + after-contact work)
+/// when it was answered. Also the number of segments read.
+pub async fn offered_history(
+    store: &dyn Store,
+    tenant: &str,
+    group_of: &BTreeMap<String, String>,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<(BTreeMap<String, Vec<Observation>>, u64), wfm_store::StoreError> {
+    let mut observations: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
+    let mut read = 0;
+    let mut after: Option<OfferedPosition> = None;
+    loop {
+        let page = store
+            .segments_offered(
+                tenant,
+                start.as_millisecond(),
+                end.as_millisecond(),
+                after.as_ref(),
+                PAGE,
+            )
+            .await?;
+        read += page.len() as u64;
+        for s in &page {
+            let Some(group) = s.queue.as_deref().and_then(|q| group_of.get(q)) else {
+                continue;
+            };
+            let mut o = Observation::count(s.offered_at, 1.0);
+            if s.answered_at.is_some() {
+                o = o.with_handle(
+                    1.0,
+                    f64::from(s.talk_s) + f64::from(s.hold_s) + f64::from(s.acw_s),
+                    f64::from(s.acw_s),
+                );
+            }
+            observations.entry(group.clone()).or_default().push(o);
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(OfferedPosition::of(last)),
+            _ => return Ok((observations, read)),
+        }
+    }
 }
 
 fn empty() -> Forecast {
