@@ -140,11 +140,13 @@ tenant = "sim"
 target = "calabrio-forecast"
 interval = 30
 shrinkage = 30
+closed = "{}"
 [flows.skills]
 q01 = "Billing"
 q02 = "Sales"
 "#,
-        sandbox.url()
+        sandbox.url(),
+        today().checked_add(3.days()).unwrap()
     );
     let setup = setup(&config);
     let shown = setup.ok(&["config"]);
@@ -171,17 +173,19 @@ q02 = "Sales"
         );
     }
     // Both skills hold intervals on the 14 days from tomorrow (the simulated center opens every
-    // day), with forecast tasks and agents after 30 % shrinkage.
+    // day) but the holiday, with forecast tasks and agents after 30 % shrinkage.
+    let holiday = today().checked_add(3.days()).unwrap();
     for skill in ["Billing", "Sales"] {
         let held = sandbox.handles().forecast.intervals(skill);
         let dates: std::collections::BTreeSet<Date> =
             held.iter().map(|i| i.local_start.date()).collect();
-        assert_eq!(dates.len(), 14, "{skill}: {dates:?}");
+        assert_eq!(dates.len(), 13, "{skill}: {dates:?}");
+        assert!(!dates.contains(&holiday), "{skill}: {dates:?}");
         assert_eq!(dates.first(), Some(&from));
         assert_eq!(dates.last(), Some(&to));
         let tasks: f64 = held.iter().map(|i| i.tasks).sum();
         // The simulator offers a few hundred contacts a day per queue.
-        assert!(tasks > 14.0 * 50.0, "{skill}: {tasks} tasks");
+        assert!(tasks > 13.0 * 50.0, "{skill}: {tasks} tasks");
         assert!(held.iter().all(|i| i.agents.is_some()));
         // Intervals with work get agents; the busiest interval needs several.
         let peak = held.iter().filter_map(|i| i.agents).fold(0.0, f64::max);
@@ -211,6 +215,8 @@ q02 = "Sales"
         &from.to_string(),
         "--days",
         "14",
+        "--closed",
+        &holiday.to_string(),
     ]);
     let lines: Vec<&str> = predicted.lines().collect();
     assert_eq!(lines[0], "start,calls");
@@ -368,4 +374,40 @@ q02 = "Support"
             "0".to_string()
         ]
     );
+}
+
+#[test]
+fn bad_forecast_flows_are_refused_by_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { dir };
+    let base = "[[tenants]]\nid = \"sim\"\n[[accounts]]\nname = \"drop\"\ntype = \"files\"\npath = \"out\"\n\
+                [[flows]]\nname = \"f\"\nkind = \"forecast\"\ntenant = \"sim\"\ntarget = \"drop\"\n";
+    for (extra, expected) in [
+        ("", "skills"),
+        ("[flows.skills]\nq1 = \"A,B\"\n", "no comma"),
+        (
+            "interval = 20\n[flows.skills]\nq1 = \"A\"\n",
+            "15, 30 or 60",
+        ),
+        (
+            "service_level = \"120/20\"\n[flows.skills]\nq1 = \"A\"\n",
+            "service_level",
+        ),
+        (
+            "closed = \"2025-13-01\"\n[flows.skills]\nq1 = \"A\"\n",
+            "closed",
+        ),
+        ("method = \"magic\"\n[flows.skills]\nq1 = \"A\"\n", "method"),
+        ("shrinkage = 100\n[flows.skills]\nq1 = \"A\"\n", "shrinkage"),
+    ] {
+        std::fs::write(setup.path("wfm-bridge.toml"), format!("{base}{extra}")).unwrap();
+        let err = setup.fails(&["config"]);
+        assert!(err.contains(expected), "{extra:?}: {err}");
+    }
+    std::fs::write(
+        setup.path("wfm-bridge.toml"),
+        format!("{base}[flows.skills]\nq1 = \"A\"\n"),
+    )
+    .unwrap();
+    assert!(setup.ok(&["config"]).contains("forecast of sim"));
 }
