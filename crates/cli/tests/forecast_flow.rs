@@ -374,6 +374,21 @@ q02 = "Support"
             "0".to_string()
         ]
     );
+
+    // Run again: nothing new. A new version of the file is sent again the same day.
+    let out = setup.ok(&["run", "imported", "--once"]);
+    assert!(out.contains("queued 0 message(s)"), "{out}");
+    let text2 = std::fs::read_to_string(setup.path("external.csv"))
+        .unwrap()
+        .replace(
+            &format!("q01,{from} 08:00,10,200,20"),
+            &format!("q01,{from} 08:00,20,200,20"),
+        );
+    std::fs::write(setup.path("external.csv"), text2).unwrap();
+    let out = setup.ok(&["run", "imported", "--once"]);
+    assert!(out.contains("queued 1 message(s); delivered 1"), "{out}");
+    let again = self::rows(&std::fs::read_to_string(setup.path("out").join(&name)).unwrap());
+    assert_eq!(again[0][3], "50");
 }
 
 #[test]

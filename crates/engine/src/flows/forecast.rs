@@ -5,7 +5,8 @@
 //!
 //! Each run:
 //! 1. finds the first day to forecast: tomorrow in the tenant's zone. If this flow already sent the
-//!    forecast from that day, the run does nothing (runs more often than daily are cheap);
+//!    forecast from that day (and, with `import`, the same file), the run does nothing (runs more
+//!    often than daily are cheap);
 //! 2. per skill of `[flows.skills]` (queue id → skill name; several queues may share a skill),
 //!    either computes the forecast from the store — the contacts offered to the skill's queues over
 //!    the last `history_days` complete days, with their handle time, closed days left out, the
@@ -165,10 +166,13 @@ pub const OPTIONS: &[PropertySpec] = &[
 /// Segments read per page.
 const PAGE: usize = 20_000;
 
-/// Where the flow is: the first day of the last forecast it sent.
+/// Where the flow is: the first day of the last forecast it sent, and with `import` a digest of the
+/// file it sent (a changed file is sent again the same day).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Position {
     sent_from: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    import_digest: Option<u64>,
 }
 
 fn text(flow: &FlowSettings, name: &str) -> Option<String> {
@@ -404,13 +408,25 @@ pub async fn execute(
         .checked_add(i64::from(days - 1).days())
         .expect("a forecast horizon within the calendar");
 
+    // With `import`, the external file is read first: a new version of it is news.
+    let import = match text(flow, "import") {
+        Some(path) => {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                FlowError::Render(format!("cannot read the external forecast {path}: {e}"))
+            })?;
+            Some((path, xxh3_64(&bytes), bytes))
+        }
+        None => None,
+    };
+    let import_digest = import.as_ref().map(|(_, digest, _)| *digest);
+
     let name = cursor_name(&flow.name);
     if let Some(text) = store.cursor(&name).await? {
         let position: Position = serde_json::from_str(&text).map_err(|e| FlowError::Cursor {
             flow: flow.name.clone(),
             error: e.to_string(),
         })?;
-        if position.sent_from >= from {
+        if position.sent_from >= from && position.import_digest == import_digest {
             return Ok(RunCounts::default());
         }
     }
@@ -429,11 +445,8 @@ pub async fn execute(
     let plan = StaffingPlan::of(flow);
     let mut counts = RunCounts::default();
 
-    let forecasts: BTreeMap<String, Forecast> = match text(flow, "import") {
-        Some(path) => {
-            let bytes = std::fs::read(&path).map_err(|e| {
-                FlowError::Render(format!("cannot read the external forecast {path}: {e}"))
-            })?;
+    let forecasts: BTreeMap<String, Forecast> = match import {
+        Some((path, _, bytes)) => {
             let by_queue =
                 wfm_forecast::external::read_external(&bytes, &grid).map_err(|errors| {
                     let lines: Vec<String> = errors
@@ -535,7 +548,11 @@ pub async fn execute(
     counts.sent = tx.enqueue(messages, now_ms()).await?;
     tx.set_cursor(
         &name,
-        &serde_json::to_string(&Position { sent_from: from }).expect("positions serialize"),
+        &serde_json::to_string(&Position {
+            sent_from: from,
+            import_digest,
+        })
+        .expect("positions serialize"),
     )
     .await?;
     tx.commit().await?;
