@@ -426,3 +426,82 @@ fn bad_forecast_flows_are_refused_by_the_configuration() {
     .unwrap();
     assert!(setup.ok(&["config"]).contains("forecast of sim"));
 }
+
+/// `wfm-bridge sandbox calabrio` serves the forecast import as a process of its own.
+#[tokio::test]
+async fn the_sandbox_command_serves_the_forecast_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { dir };
+    std::fs::write(
+        setup.path("calabrio.json"),
+        r#"{"forecast": {"skills": [{"name": "Support", "interval_minutes": 30, "time_zone": "Europe/Stockholm"}]}}"#,
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_wfm-bridge"))
+            .args([
+                "sandbox",
+                "calabrio",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+                "calabrio.json",
+            ])
+            .current_dir(setup.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/forecast/import");
+    let mut up = false;
+    for _ in 0..200 {
+        if let Ok(r) = client.get(&url).send().await
+            && r.status() == 200
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let post = |body: &'static str| {
+        client
+            .post(&url)
+            .header("X-Wfm-Bridge-Message", "Forecast_Support.csv")
+            .body(body)
+            .send()
+    };
+    {
+        assert!(up, "the sandbox did not start");
+        let r = post("Support,20250301 8:00,20250301 8:15,1,2,3\r\n")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0],
+            "Line 1, Error:Interval does not match the target skill: Support."
+        );
+        let r = post("Support,20250301 8:00,20250301 8:30,1,2,3\r\n")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+/// Ends the child process it holds when dropped, also when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

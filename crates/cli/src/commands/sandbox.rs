@@ -34,11 +34,49 @@ pub enum Emulator {
         #[arg(long, env = "WFM_SANDBOX_TOKEN")]
         token: Option<String>,
     },
+    /// The Calabrio emulator: RTA state API, historical statistics intake (/historical) and
+    /// forecast import (/forecast/import), on one address. GET /_sandbox/calabrio/forecast shows
+    /// the forecasts it accepted.
+    Calabrio {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9091")]
+        listen: std::net::SocketAddr,
+
+        /// JSON configuration of the parts (`{"historical": …, "rta": …, "forecast": {"skills":
+        /// [{"name": "Support", "interval_minutes": 30, "time_zone": "Europe/Stockholm"}]}}`);
+        /// default: each part's defaults.
+        #[arg(long, value_name = "FILE.json")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Runs `sandbox`.
 pub async fn run(args: SandboxArgs, ctx: &Context) -> Result<()> {
     match args.emulator {
+        Emulator::Calabrio { listen, config } => {
+            let config: wfm_sandbox::calabrio::CalabrioConfig = match &config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    serde_json::from_str(&text).with_context(|| {
+                        format!("{}: not a Calabrio sandbox configuration", path.display())
+                    })?
+                }
+                None => wfm_sandbox::calabrio::CalabrioConfig::default(),
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            ctx.out.say(format!(
+                "Calabrio sandbox on http://{listen}/ (forecast import: POST http://{listen}/forecast/import; \
+                 what it holds: GET http://{listen}/_sandbox/calabrio/forecast); Ctrl-C stops it"
+            ));
+            tokio::select! {
+                served = wfm_sandbox::calabrio::serve(listener, config) => served?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            Ok(())
+        }
         Emulator::HttpSink {
             listen,
             record,
