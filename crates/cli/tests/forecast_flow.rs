@@ -140,11 +140,13 @@ tenant = "sim"
 target = "calabrio-forecast"
 interval = 30
 shrinkage = 30
+closed = "{}"
 [flows.skills]
 q01 = "Billing"
 q02 = "Sales"
 "#,
-        sandbox.url()
+        sandbox.url(),
+        today().checked_add(3.days()).unwrap()
     );
     let setup = setup(&config);
     let shown = setup.ok(&["config"]);
@@ -171,17 +173,19 @@ q02 = "Sales"
         );
     }
     // Both skills hold intervals on the 14 days from tomorrow (the simulated center opens every
-    // day), with forecast tasks and agents after 30 % shrinkage.
+    // day) but the holiday, with forecast tasks and agents after 30 % shrinkage.
+    let holiday = today().checked_add(3.days()).unwrap();
     for skill in ["Billing", "Sales"] {
         let held = sandbox.handles().forecast.intervals(skill);
         let dates: std::collections::BTreeSet<Date> =
             held.iter().map(|i| i.local_start.date()).collect();
-        assert_eq!(dates.len(), 14, "{skill}: {dates:?}");
+        assert_eq!(dates.len(), 13, "{skill}: {dates:?}");
+        assert!(!dates.contains(&holiday), "{skill}: {dates:?}");
         assert_eq!(dates.first(), Some(&from));
         assert_eq!(dates.last(), Some(&to));
         let tasks: f64 = held.iter().map(|i| i.tasks).sum();
         // The simulator offers a few hundred contacts a day per queue.
-        assert!(tasks > 14.0 * 50.0, "{skill}: {tasks} tasks");
+        assert!(tasks > 13.0 * 50.0, "{skill}: {tasks} tasks");
         assert!(held.iter().all(|i| i.agents.is_some()));
         // Intervals with work get agents; the busiest interval needs several.
         let peak = held.iter().filter_map(|i| i.agents).fold(0.0, f64::max);
@@ -196,6 +200,69 @@ q02 = "Sales"
                 .all(|i| { i.end.duration_since(i.start).as_secs() == 1800 })
         );
     }
+
+    // `forecast predict` from the store forecasts the same: the flow's Billing file is queue q01's.
+    let predicted = setup.ok(&[
+        "forecast",
+        "predict",
+        "--tenant",
+        "sim",
+        "--queue",
+        "q01",
+        "--interval",
+        "30",
+        "--from",
+        &from.to_string(),
+        "--days",
+        "14",
+        "--closed",
+        &holiday.to_string(),
+    ]);
+    let lines: Vec<&str> = predicted.lines().collect();
+    assert_eq!(lines[0], "start,calls");
+    let billing = sandbox.handles().forecast.intervals("Billing");
+    assert_eq!(lines.len() - 1, billing.len(), "{predicted}");
+    for (line, held) in lines[1..].iter().zip(&billing) {
+        let (start, calls) = line.split_once(',').unwrap();
+        assert_eq!(start.parse::<jiff::Timestamp>().unwrap(), held.start);
+        let calls: f64 = calls.parse().unwrap();
+        assert!((calls - held.tasks).abs() < 0.01, "{line} vs {held:?}");
+    }
+    // And a picture of last week from the store, actual against forecast.
+    let week_ago = today().checked_sub(7.days()).unwrap();
+    let said = setup.ok(&[
+        "forecast",
+        "plot",
+        "--tenant",
+        "sim",
+        "--queue",
+        "q01,q02",
+        "--interval",
+        "30",
+        "--from",
+        &week_ago.to_string(),
+        "--days",
+        "7",
+        "--out",
+        "store.svg",
+    ]);
+    assert!(said.contains("MAPE"), "{said}");
+    assert!(
+        std::fs::read_to_string(setup.path("store.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    let err = setup.fails(&[
+        "forecast",
+        "predict",
+        "--tenant",
+        "nobody",
+        "--queue",
+        "q01",
+        "--from",
+        &from.to_string(),
+    ]);
+    assert!(err.contains("\"nobody\" is not in the store"), "{err}");
 
     // The same day again: nothing to do.
     let out = setup.ok(&["run", "forecast", "--once"]);
@@ -307,4 +374,134 @@ q02 = "Support"
             "0".to_string()
         ]
     );
+
+    // Run again: nothing new. A new version of the file is sent again the same day.
+    let out = setup.ok(&["run", "imported", "--once"]);
+    assert!(out.contains("queued 0 message(s)"), "{out}");
+    let text2 = std::fs::read_to_string(setup.path("external.csv"))
+        .unwrap()
+        .replace(
+            &format!("q01,{from} 08:00,10,200,20"),
+            &format!("q01,{from} 08:00,20,200,20"),
+        );
+    std::fs::write(setup.path("external.csv"), text2).unwrap();
+    let out = setup.ok(&["run", "imported", "--once"]);
+    assert!(out.contains("queued 1 message(s); delivered 1"), "{out}");
+    let again = self::rows(&std::fs::read_to_string(setup.path("out").join(&name)).unwrap());
+    assert_eq!(again[0][3], "50");
+}
+
+#[test]
+fn bad_forecast_flows_are_refused_by_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { dir };
+    let base = "[[tenants]]\nid = \"sim\"\n[[accounts]]\nname = \"drop\"\ntype = \"files\"\npath = \"out\"\n\
+                [[flows]]\nname = \"f\"\nkind = \"forecast\"\ntenant = \"sim\"\ntarget = \"drop\"\n";
+    for (extra, expected) in [
+        ("", "skills"),
+        ("[flows.skills]\nq1 = \"A,B\"\n", "no comma"),
+        (
+            "interval = 20\n[flows.skills]\nq1 = \"A\"\n",
+            "15, 30 or 60",
+        ),
+        (
+            "service_level = \"120/20\"\n[flows.skills]\nq1 = \"A\"\n",
+            "service_level",
+        ),
+        (
+            "closed = \"2025-13-01\"\n[flows.skills]\nq1 = \"A\"\n",
+            "closed",
+        ),
+        ("method = \"magic\"\n[flows.skills]\nq1 = \"A\"\n", "method"),
+        ("shrinkage = 100\n[flows.skills]\nq1 = \"A\"\n", "shrinkage"),
+    ] {
+        std::fs::write(setup.path("wfm-bridge.toml"), format!("{base}{extra}")).unwrap();
+        let err = setup.fails(&["config"]);
+        assert!(err.contains(expected), "{extra:?}: {err}");
+    }
+    std::fs::write(
+        setup.path("wfm-bridge.toml"),
+        format!("{base}[flows.skills]\nq1 = \"A\"\n"),
+    )
+    .unwrap();
+    assert!(setup.ok(&["config"]).contains("forecast of sim"));
+}
+
+/// `wfm-bridge sandbox calabrio` serves the forecast import as a process of its own.
+#[tokio::test]
+async fn the_sandbox_command_serves_the_forecast_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup { dir };
+    std::fs::write(
+        setup.path("calabrio.json"),
+        r#"{"forecast": {"skills": [{"name": "Support", "interval_minutes": 30, "time_zone": "Europe/Stockholm"}]}}"#,
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_wfm-bridge"))
+            .args([
+                "sandbox",
+                "calabrio",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+                "calabrio.json",
+            ])
+            .current_dir(setup.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/forecast/import");
+    let mut up = false;
+    for _ in 0..200 {
+        if let Ok(r) = client.get(&url).send().await
+            && r.status() == 200
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let post = |body: &'static str| {
+        client
+            .post(&url)
+            .header("X-Wfm-Bridge-Message", "Forecast_Support.csv")
+            .body(body)
+            .send()
+    };
+    {
+        assert!(up, "the sandbox did not start");
+        let r = post("Support,20250301 8:00,20250301 8:15,1,2,3\r\n")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0],
+            "Line 1, Error:Interval does not match the target skill: Support."
+        );
+        let r = post("Support,20250301 8:00,20250301 8:30,1,2,3\r\n")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+/// Ends the child process it holds when dropped, also when an assertion fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

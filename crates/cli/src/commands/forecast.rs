@@ -49,8 +49,26 @@ pub enum ForecastCommand {
 pub struct InputArgs {
     /// CSV file of counts: a timestamp column (RFC 3339, or local `YYYY-MM-DD HH:MM[:SS]`) and a
     /// count column, at any resolution finer than the interval.
-    #[arg(long, value_name = "FILE")]
-    pub input: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "tenant",
+        conflicts_with = "tenant"
+    )]
+    pub input: Option<PathBuf>,
+
+    /// Read the series from the store instead: the contacts offered to --queue of this tenant (in
+    /// the tenant's time zone).
+    #[arg(long, requires = "queue")]
+    pub tenant: Option<String>,
+
+    /// Queue id(s) of --tenant, comma-separated (several are summed, as a skill of the flow).
+    #[arg(long, value_delimiter = ',', value_name = "QUEUE,…")]
+    pub queue: Vec<String>,
+
+    /// Days of store history before the forecast's first day (before today for backtest).
+    #[arg(long, default_value_t = 70, value_name = "DAYS")]
+    pub history_days: u32,
 
     /// Interval length in minutes: 15, 30 or 60.
     #[arg(long, default_value = "30", value_parser = parse_interval)]
@@ -169,11 +187,21 @@ fn parse_horizon(s: &str) -> Result<u32, String> {
     }
 }
 
-/// The source of a command's series. Today a CSV count table; a queue's interval statistics in the
-/// store become another variant when forecasts run as a flow.
+/// The source of a command's series: a CSV count table, or the contacts offered to queues of a
+/// tenant in the store (what the `forecast` flow forecasts from).
 pub enum SeriesInput<'a> {
     /// A CSV file of counts.
-    Csv(&'a InputArgs),
+    Csv(&'a InputArgs, &'a std::path::Path),
+    /// The store: the history before `until` (exclusive), `history_days` long, plus `extra_days`
+    /// from `until` on (the actuals a plot compares with).
+    Store {
+        /// The arguments (tenant, queues, history).
+        args: &'a InputArgs,
+        /// First day not part of the history.
+        until: Date,
+        /// Days after `until` read too.
+        extra_days: u32,
+    },
 }
 
 /// A loaded series and what people should know about how it was read.
@@ -186,18 +214,92 @@ pub struct LoadedSeries {
     pub name: String,
 }
 
-impl SeriesInput<'_> {
+impl<'a> SeriesInput<'a> {
+    /// The input the arguments name; `until` and `extra_days` cut the store's window.
+    pub fn of(args: &'a InputArgs, until: Date, extra_days: u32) -> SeriesInput<'a> {
+        match &args.input {
+            Some(path) => SeriesInput::Csv(args, path),
+            None => SeriesInput::Store {
+                args,
+                until,
+                extra_days,
+            },
+        }
+    }
+
     /// Reads and cuts the series.
-    pub async fn load(&self) -> Result<LoadedSeries> {
+    pub async fn load(&self, ctx: &Context) -> Result<LoadedSeries> {
         match self {
-            SeriesInput::Csv(args) => load_csv(args),
+            SeriesInput::Csv(args, path) => load_csv(args, path),
+            SeriesInput::Store {
+                args,
+                until,
+                extra_days,
+            } => load_store(args, *until, *extra_days, ctx).await,
         }
     }
 }
 
-fn load_csv(args: &InputArgs) -> Result<LoadedSeries> {
-    let name = args.input.display().to_string();
-    let bytes = std::fs::read(&args.input).with_context(|| format!("cannot read {name}"))?;
+async fn load_store(
+    args: &InputArgs,
+    until: Date,
+    extra_days: u32,
+    ctx: &Context,
+) -> Result<LoadedSeries> {
+    let tenant_id = args.tenant.as_deref().expect("clap: --input or --tenant");
+    let store = ctx.open_store(None).await?;
+    let tenant = store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.tenant == tenant_id)
+        .with_context(|| {
+            format!("tenant {tenant_id:?} is not in the store (import its tenants file first)")
+        })?;
+    let grid = tenant
+        .grid()
+        .map_err(|e| anyhow::anyhow!("tenant {tenant_id}: {e}"))?;
+    let grid = IntervalGrid::new(grid.zone().clone(), args.interval);
+    let start = grid.day_start(
+        until
+            .checked_sub(jiff::Span::new().days(i64::from(args.history_days)))
+            .context("--history-days reaches before the calendar")?,
+    );
+    let end = grid.day_start(
+        until
+            .checked_add(jiff::Span::new().days(i64::from(extra_days)))
+            .context("the period reaches past the calendar")?,
+    );
+    let group: std::collections::BTreeMap<String, String> = args
+        .queue
+        .iter()
+        .map(|q| (q.clone(), "series".to_string()))
+        .collect();
+    let (mut observations, _) =
+        wfm_engine::flows::forecast::offered_history(&*store, tenant_id, &group, start, end)
+            .await?;
+    let name = format!("tenant {tenant_id}, queue {}", args.queue.join("+"));
+    let observations = observations.remove("series").unwrap_or_default();
+    if observations.is_empty() {
+        bail!(
+            "{name}: no contacts offered from {} to {} in the store",
+            start.to_zoned(grid.zone().clone()).date(),
+            until
+        );
+    }
+    let calendar = Calendar::with_closed(args.closed.iter().copied());
+    let series = IntervalSeries::build(grid, calendar, observations)
+        .with_context(|| format!("{name}: cannot build the series"))?;
+    Ok(LoadedSeries {
+        series,
+        notes: Vec::new(),
+        name,
+    })
+}
+
+fn load_csv(args: &InputArgs, path: &std::path::Path) -> Result<LoadedSeries> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
     let columns = CountColumns {
         time: args.time_column.clone(),
         value: args.value_column.clone(),
@@ -269,7 +371,7 @@ fn rfc3339(at: Timestamp, zone: &TimeZone) -> String {
 }
 
 async fn predict(args: PredictArgs, ctx: &Context) -> Result<()> {
-    let loaded = SeriesInput::Csv(&args.input).load().await?;
+    let loaded = SeriesInput::of(&args.input, args.from, 0).load(ctx).await?;
     for n in &loaded.notes {
         note(ctx, n);
     }
@@ -287,7 +389,7 @@ async fn predict(args: PredictArgs, ctx: &Context) -> Result<()> {
             args.from
         );
     }
-    let zone = &args.input.time_zone;
+    let zone = loaded.series.grid().zone();
     let mut out = String::with_capacity(40 * (f.points.len() + 1));
     out.push_str("start,calls");
     for p in &f.points {
@@ -337,7 +439,8 @@ fn round(value: f64, decimals: i32) -> f64 {
 }
 
 async fn run_backtest(args: BacktestArgs, ctx: &Context) -> Result<()> {
-    let loaded = SeriesInput::Csv(&args.input).load().await?;
+    let today = jiff::Zoned::now().date();
+    let loaded = SeriesInput::of(&args.input, today, 0).load(ctx).await?;
     for n in &loaded.notes {
         note(ctx, n);
     }
@@ -406,7 +509,9 @@ async fn run_backtest(args: BacktestArgs, ctx: &Context) -> Result<()> {
 }
 
 async fn plot(args: PlotArgs, ctx: &Context) -> Result<()> {
-    let loaded = SeriesInput::Csv(&args.input).load().await?;
+    let loaded = SeriesInput::of(&args.input, args.from, args.days)
+        .load(ctx)
+        .await?;
     for n in &loaded.notes {
         note(ctx, n);
     }
@@ -472,7 +577,10 @@ async fn plot(args: PlotArgs, ctx: &Context) -> Result<()> {
     };
     let title = format!(
         "{}: actual vs forecast, {}-minute intervals, {} + {} days",
-        file_name(&args.input.input),
+        args.input
+            .input
+            .as_deref()
+            .map_or_else(|| loaded.name.clone(), file_name),
         args.input.interval,
         args.from,
         args.days

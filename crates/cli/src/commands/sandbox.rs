@@ -37,17 +37,18 @@ pub enum Emulator {
         #[arg(long, env = "WFM_SANDBOX_TOKEN")]
         token: Option<String>,
     },
-    /// Calabrio WFM: the RTA state API (JSON Rta/State/Batch and the SOAP service) and the
-    /// historical statistics intake, checking what reference/calabrio.md §6 lists. Current agent
-    /// states: GET /_sandbox/calabrio/rta; statistics received: GET /_sandbox/calabrio/historical.
+    /// Calabrio WFM on one address: the RTA state API (JSON Rta/State/Batch and the SOAP
+    /// service), the historical statistics intake (/historical) and the forecast import
+    /// (/forecast/import), checking what reference/calabrio.md §6 lists. What each holds: GET
+    /// /_sandbox/calabrio/rta, /_sandbox/calabrio/historical, /_sandbox/calabrio/forecast.
     Calabrio {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9191")]
         listen: std::net::SocketAddr,
 
-        /// Tenants, RTA keys, sources and persons as TOML (tables `[historical]` and `[rta]`; see
-        /// the README). Without it: tenant `default` in UTC with 15-minute intervals, RTA key
-        /// `sandbox-rta-key`, source `1`, persons created for any user code.
+        /// The parts' configuration as TOML (tables `[historical]`, `[rta]`, `[forecast]`; see the
+        /// README), or JSON for a FILE.json. Without it: tenant `default` in UTC with 15-minute
+        /// intervals, RTA key `sandbox-rta-key`, source `1`, persons created for any user code.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -73,12 +74,20 @@ pub enum Encoding {
     Utf16le,
 }
 
-/// Reads a Calabrio emulator configuration; errors name the file and the key.
+/// Reads a Calabrio emulator configuration (TOML, or JSON for `.json`); errors name the file and
+/// the key.
 fn calabrio_config(path: &Path) -> Result<CalabrioConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text)
-        .with_context(|| format!("{}: not a Calabrio sandbox configuration", path.display()))
+    let what = || format!("{}: not a Calabrio sandbox configuration", path.display());
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        serde_json::from_str(&text).with_context(what)
+    } else {
+        toml::from_str(&text).with_context(what)
+    }
 }
 
 /// Runs `sandbox`.
@@ -119,7 +128,8 @@ pub async fn run(args: SandboxArgs, ctx: &Context) -> Result<()> {
             let addr = sandbox.addr();
             ctx.out.say(format!(
                 "Calabrio sandbox on http://{addr}/: RTA at /Rta/State/Batch and /Rta/TeleoptiRtaService.svc, \
-                 statistics at /historical/{{tenant}}; current states: GET http://{addr}/_sandbox/calabrio/rta; Ctrl-C stops it"
+                 statistics at /historical/{{tenant}}, forecasts at /forecast/import; what it holds: \
+                 GET http://{addr}/_sandbox/calabrio/{{rta,historical,forecast}}; Ctrl-C stops it"
             ));
             let _ = tokio::signal::ctrl_c().await;
             sandbox.stop().await;

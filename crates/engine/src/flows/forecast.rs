@@ -5,7 +5,8 @@
 //!
 //! Each run:
 //! 1. finds the first day to forecast: tomorrow in the tenant's zone. If this flow already sent the
-//!    forecast from that day, the run does nothing (runs more often than daily are cheap);
+//!    forecast from that day (and, with `import`, the same file), the run does nothing (runs more
+//!    often than daily are cheap);
 //! 2. per skill of `[flows.skills]` (queue id → skill name; several queues may share a skill),
 //!    either computes the forecast from the store — the contacts offered to the skill's queues over
 //!    the last `history_days` complete days, with their handle time, closed days left out, the
@@ -165,10 +166,13 @@ pub const OPTIONS: &[PropertySpec] = &[
 /// Segments read per page.
 const PAGE: usize = 20_000;
 
-/// Where the flow is: the first day of the last forecast it sent.
+/// Where the flow is: the first day of the last forecast it sent, and with `import` a digest of the
+/// file it sent (a changed file is sent again the same day).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Position {
     sent_from: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    import_digest: Option<u64>,
 }
 
 fn text(flow: &FlowSettings, name: &str) -> Option<String> {
@@ -366,6 +370,7 @@ impl StaffingPlan {
     }
 }
 
+/// One run (see the module comment).
 pub async fn execute(
     store: &dyn Store,
     flow: &FlowSettings,
@@ -403,13 +408,25 @@ pub async fn execute(
         .checked_add(i64::from(days - 1).days())
         .expect("a forecast horizon within the calendar");
 
+    // With `import`, the external file is read first: a new version of it is news.
+    let import = match text(flow, "import") {
+        Some(path) => {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                FlowError::Render(format!("cannot read the external forecast {path}: {e}"))
+            })?;
+            Some((path, xxh3_64(&bytes), bytes))
+        }
+        None => None,
+    };
+    let import_digest = import.as_ref().map(|(_, digest, _)| *digest);
+
     let name = cursor_name(&flow.name);
     if let Some(text) = store.cursor(&name).await? {
         let position: Position = serde_json::from_str(&text).map_err(|e| FlowError::Cursor {
             flow: flow.name.clone(),
             error: e.to_string(),
         })?;
-        if position.sent_from >= from {
+        if position.sent_from >= from && position.import_digest == import_digest {
             return Ok(RunCounts::default());
         }
     }
@@ -428,11 +445,8 @@ pub async fn execute(
     let plan = StaffingPlan::of(flow);
     let mut counts = RunCounts::default();
 
-    let forecasts: BTreeMap<String, Forecast> = match text(flow, "import") {
-        Some(path) => {
-            let bytes = std::fs::read(&path).map_err(|e| {
-                FlowError::Render(format!("cannot read the external forecast {path}: {e}"))
-            })?;
+    let forecasts: BTreeMap<String, Forecast> = match import {
+        Some((path, _, bytes)) => {
             let by_queue =
                 wfm_forecast::external::read_external(&bytes, &grid).map_err(|errors| {
                     let lines: Vec<String> = errors
@@ -462,41 +476,12 @@ pub async fn execute(
             );
             // Complete days only: today's contacts are still coming in.
             let end = grid.day_start(today);
-            let mut observations: BTreeMap<&str, Vec<Observation>> = BTreeMap::new();
-            let mut after: Option<OfferedPosition> = None;
-            loop {
-                if *stop.borrow() {
-                    return Ok(counts);
-                }
-                let page = store
-                    .segments_offered(
-                        &tenant.tenant,
-                        start.as_millisecond(),
-                        end.as_millisecond(),
-                        after.as_ref(),
-                        PAGE,
-                    )
-                    .await?;
-                counts.read += page.len() as u64;
-                for s in &page {
-                    let Some(skill) = s.queue.as_deref().and_then(|q| skill_of.get(q)) else {
-                        continue;
-                    };
-                    let mut o = Observation::count(s.offered_at, 1.0);
-                    if s.answered_at.is_some() {
-                        o = o.with_handle(
-                            1.0,
-                            f64::from(s.talk_s) + f64::from(s.hold_s) + f64::from(s.acw_s),
-                            f64::from(s.acw_s),
-                        );
-                    }
-                    observations.entry(skill.as_str()).or_default().push(o);
-                }
-                match page.last() {
-                    Some(last) if page.len() == PAGE => after = Some(OfferedPosition::of(last)),
-                    _ => break,
-                }
+            if *stop.borrow() {
+                return Ok(counts);
             }
+            let (mut observations, read) =
+                offered_history(store, &tenant.tenant, &skill_of, start, end).await?;
+            counts.read += read;
             let config = ForecastConfig {
                 method: text(flow, "method")
                     .and_then(|m| parse_method(&m))
@@ -505,7 +490,7 @@ pub async fn execute(
             };
             let mut out = BTreeMap::new();
             for skill in queues_of.keys() {
-                let history = observations.remove(skill.as_str()).unwrap_or_default();
+                let history = observations.remove(skill).unwrap_or_default();
                 let forecast = if history.is_empty() {
                     empty()
                 } else {
@@ -563,11 +548,60 @@ pub async fn execute(
     counts.sent = tx.enqueue(messages, now_ms()).await?;
     tx.set_cursor(
         &name,
-        &serde_json::to_string(&Position { sent_from: from }).expect("positions serialize"),
+        &serde_json::to_string(&Position {
+            sent_from: from,
+            import_digest,
+        })
+        .expect("positions serialize"),
     )
     .await?;
     tx.commit().await?;
     Ok(counts)
+}
+
+/// The contacts offered in `[start, end)` to the queues of `group_of` (queue id → group), as
+/// observations per group: one per segment, with its handle time (talk + hold + after-contact work)
+/// when it was answered. Also the number of segments read.
+pub async fn offered_history(
+    store: &dyn Store,
+    tenant: &str,
+    group_of: &BTreeMap<String, String>,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<(BTreeMap<String, Vec<Observation>>, u64), wfm_store::StoreError> {
+    let mut observations: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
+    let mut read = 0;
+    let mut after: Option<OfferedPosition> = None;
+    loop {
+        let page = store
+            .segments_offered(
+                tenant,
+                start.as_millisecond(),
+                end.as_millisecond(),
+                after.as_ref(),
+                PAGE,
+            )
+            .await?;
+        read += page.len() as u64;
+        for s in &page {
+            let Some(group) = s.queue.as_deref().and_then(|q| group_of.get(q)) else {
+                continue;
+            };
+            let mut o = Observation::count(s.offered_at, 1.0);
+            if s.answered_at.is_some() {
+                o = o.with_handle(
+                    1.0,
+                    f64::from(s.talk_s) + f64::from(s.hold_s) + f64::from(s.acw_s),
+                    f64::from(s.acw_s),
+                );
+            }
+            observations.entry(group.clone()).or_default().push(o);
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(OfferedPosition::of(last)),
+            _ => return Ok((observations, read)),
+        }
+    }
 }
 
 fn empty() -> Forecast {

@@ -6,7 +6,7 @@
 //! worker sends the messages later.
 
 pub mod agent_states;
-mod forecast;
+pub mod forecast;
 mod ingest;
 mod interactions;
 mod interval_stats;

@@ -13,8 +13,8 @@
 //! then one row per interval: skill name, start and end as **local** times of the skill `yyyyMMdd
 //! H:mm` (`20250301 8:00`), tasks (forecast contacts), task time and after-task time as **average
 //! seconds per task** (AHT without and with only after-contact work), and optionally agents
-//! (Calabrio stores them as manual agents; we write the Erlang C agents before shrinkage). Numbers
-//! are en-US decimals with a point, no sign, no grouping, no exponent.
+//! (Calabrio stores them as manual agents; the forecast flow writes the agents to schedule, after
+//! shrinkage). Numbers are en-US decimals with a point, no sign, no grouping, no exponent.
 //!
 //! Around the DST changes the writer follows what the importer expects: an interval that starts
 //! before a spring-forward gap ends at the first time after it (`1:30` → `3:00`), and the repeated
