@@ -310,6 +310,7 @@ fn demo_simulates_imports_and_reports() {
         "4. Running the Calabrio flows",
         // Two complete days, three files each, all accepted by the emulator's checks.
         "interval_stats: 6 file(s) sent; the sandbox accepted 6 of 6",
+        "forecast: 4 file(s) sent, one per skill; the sandbox holds forecasts for 4 skill(s)",
         "Calabrio now shows 4 agent(s) logged in: a0001 READY, a0002 BUSY, a0003 LUNCH, a0004 ACW",
     ] {
         assert!(out.contains(expected), "{expected:?} not in {out}");

@@ -12,6 +12,7 @@ use wfm_engine::delivery::Attempt;
 use wfm_engine::runner::RunReport;
 use wfm_engine::service::Engine;
 use wfm_model::{AgentState, AgentStateEvent, Record, RecordKind};
+use wfm_sandbox::calabrio::forecast_import::ForecastImportConfig;
 use wfm_sandbox::calabrio::historical::{FileStatus, HistoricalConfig, TenantConfig};
 use wfm_sandbox::calabrio::rta::{RtaConfig, RtaTenantConfig};
 use wfm_sandbox::calabrio::{CalabrioConfig, CalabrioSandbox};
@@ -145,7 +146,11 @@ async fn calabrio_tour(
                 tenants: vec![rta_tenant],
                 ..RtaConfig::default()
             },
-            ..CalabrioConfig::default()
+            forecast: ForecastImportConfig {
+                interval_minutes: 15,
+                time_zone: TIME_ZONE.to_string(),
+                ..ForecastImportConfig::default()
+            },
         },
     )
     .await
@@ -179,6 +184,22 @@ tenant = "{TENANT}"
 target = "calabrio-statistics"
 start = "{from}"
 capture_delay = "0s"
+[[accounts]]
+name = "calabrio-forecasts"
+type = "http"
+url = "{base}/forecast/import"
+mode = "multipart"
+[[flows]]
+name = "forecasts"
+kind = "forecast"
+tenant = "{TENANT}"
+target = "calabrio-forecasts"
+days = 7
+[flows.skills]
+q01 = "Billing"
+q02 = "Sales"
+q03 = "Support"
+q04 = "Technical Chat"
 [[flows]]
 name = "rta"
 kind = "agent_states"
@@ -214,6 +235,19 @@ logged_out = "LOGGED-OFF"
             "   interval_stats: {delivered} file(s) sent; the sandbox accepted {accepted} of {} ({} rows)",
             snapshot.files.len(),
             crate::output::count(rows as u64)
+        ));
+    }
+
+    // Forecasts and staffing for the coming week, one Calabrio forecast file per skill.
+    run_flow(&engine, "forecasts").await?;
+    let delivered = deliver(&engine).await?;
+    let forecasts = sandbox.handles().forecast.snapshot();
+    if delivered == 0 {
+        out.say("   forecast: nothing new to send (an earlier demo run sent today's forecast)");
+    } else {
+        out.say(format!(
+            "   forecast: {delivered} file(s) sent, one per skill; the sandbox holds forecasts for {} skill(s)",
+            forecasts.skills.len()
         ));
     }
 
