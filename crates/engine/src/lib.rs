@@ -3,7 +3,9 @@
 //! The engine decides what happens in which order and inside which transaction; parsing lives in
 //! `connectors`, persistence in `store`, computation in the pure crates (DESIGN §2).
 
+pub mod admin;
 mod clock;
+pub mod catalog;
 pub mod config;
 pub mod delivery;
 pub mod export;
@@ -13,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod runner;
 pub mod scheduler;
+pub mod secrets;
 pub mod service;
 pub mod statistics;
 pub mod tracker;
