@@ -54,6 +54,8 @@ enum Command {
     Config(commands::check::ConfigArgs),
     /// Run an emulator of a target system.
     Sandbox(commands::sandbox::SandboxArgs),
+    /// The key of account secrets stored by the admin API: generate one, rotate to a new one.
+    Secrets(commands::secrets::SecretsArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::check(args, &ctx).await,
             Command::Config(args) => commands::check::config(args, &ctx),
             Command::Sandbox(args) => commands::sandbox::run(args, &ctx).await,
+            Command::Secrets(args) => commands::secrets::run(args, &ctx).await,
         }
     });
     match result {

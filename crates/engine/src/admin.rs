@@ -93,7 +93,10 @@ fn tenant_ids(config: &Config) -> Vec<String> {
 impl ApiCatalog {
     /// Reads the catalog from the store and builds it; a stored entry that no longer checks (a
     /// missing key, a name now taken by the file) stops the start with its name and field.
-    pub(crate) async fn load(config: &Config, store: &dyn Store) -> Result<ApiCatalog, EngineError> {
+    pub(crate) async fn load(
+        config: &Config,
+        store: &dyn Store,
+    ) -> Result<ApiCatalog, EngineError> {
         let mut catalog = ApiCatalog::default();
         let key = config.secret_key.as_ref();
         let fail = |noun: &str, name: &str, e: String| {
@@ -106,11 +109,14 @@ impl ApiCatalog {
                 return Err(fail(
                     "account",
                     &entry.name,
-                    format!("{} now defines an account of the same name; delete one of them", config.file),
+                    format!(
+                        "{} now defines an account of the same name; delete one of them",
+                        config.file
+                    ),
                 ));
             }
-            let account =
-                account_from_entry(&entry, key).map_err(|e| fail("account", &entry.name, e.to_string()))?;
+            let account = account_from_entry(&entry, key)
+                .map_err(|e| fail("account", &entry.name, e.to_string()))?;
             let (target, source) =
                 build(&account.account).map_err(|e| fail("account", &entry.name, e.to_string()))?;
             catalog.insert_built(&account.account.name, target, source);
@@ -128,7 +134,10 @@ impl ApiCatalog {
                 return Err(fail(
                     "flow",
                     &entry.name,
-                    format!("{} now defines a flow of the same name; delete one of them", config.file),
+                    format!(
+                        "{} now defines a flow of the same name; delete one of them",
+                        config.file
+                    ),
                 ));
             }
             let flow = flow_from_entry(&entry, &tenants, &accounts)
@@ -325,7 +334,8 @@ impl Engine {
         {
             let mut api = self.api.write().expect("not poisoned");
             api.insert_built(&saved.account.name, target, source);
-            api.accounts.retain(|a| a.account.name != saved.account.name);
+            api.accounts
+                .retain(|a| a.account.name != saved.account.name);
             api.accounts.push(saved.clone());
             api.accounts
                 .sort_by(|a, b| a.account.name.cmp(&b.account.name));
@@ -349,7 +359,9 @@ impl Engine {
             .iter()
             .any(|a| a.account.name == name)
         {
-            return Err(AdminError::NotFound(format!("there is no account {name:?}")));
+            return Err(AdminError::NotFound(format!(
+                "there is no account {name:?}"
+            )));
         }
         let used: Vec<String> = self
             .all_flows()
@@ -520,7 +532,9 @@ pub async fn rotate_key(
         .map_err(|e| e.to_string())?;
     let mut rewritten = 0;
     for entry in entries {
-        if account_from_entry(&entry, Some(new)).is_ok() && account_from_entry(&entry, Some(old)).is_err() {
+        if account_from_entry(&entry, Some(new)).is_ok()
+            && account_from_entry(&entry, Some(old)).is_err()
+        {
             continue;
         }
         let body = catalog::reseal(&entry, old, new)

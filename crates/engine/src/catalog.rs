@@ -124,11 +124,7 @@ fn text_field(doc: &Map<String, Value>, field: &str) -> Result<Option<String>, F
     }
 }
 
-fn unknown_keys(
-    doc: &Map<String, Value>,
-    prefix: &str,
-    known: &[&str],
-) -> Result<(), FieldError> {
+fn unknown_keys(doc: &Map<String, Value>, prefix: &str, known: &[&str]) -> Result<(), FieldError> {
     if let Some(key) = doc.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(FieldError::new(
             format!("{prefix}{key}"),
@@ -167,9 +163,7 @@ pub fn duration_text(d: Duration) -> String {
 enum Secrets<'a> {
     /// Values are plaintext (a request body); `keep` holds the account's current secrets, used
     /// when the request leaves a secret out or sends [`REDACTED`] back.
-    Plain {
-        keep: Option<&'a AccountConfig>,
-    },
+    Plain { keep: Option<&'a AccountConfig> },
     /// Values are sealed (a stored body): open them with the key.
     Sealed {
         key: Option<&'a SecretKey>,
@@ -205,7 +199,10 @@ fn properties(
             (Some(v), _) => Some(v),
             (None, Some(default)) => Some(default_value(spec, default)),
             (None, None) if spec.required => {
-                return Err(FieldError::new(field, format!("is required ({})", spec.help)));
+                return Err(FieldError::new(
+                    field,
+                    format!("is required ({})", spec.help),
+                ));
             }
             (None, None) => None,
         };
@@ -417,7 +414,12 @@ pub fn account_from_json(
     let empty = Value::Object(Map::new());
     let props = object(doc.get("properties").unwrap_or(&empty), "properties")?;
     let keep = keep.filter(|k| k.account_type == type_name);
-    let properties = properties(ty.properties, props, "properties.", &Secrets::Plain { keep })?;
+    let properties = properties(
+        ty.properties,
+        props,
+        "properties.",
+        &Secrets::Plain { keep },
+    )?;
     let account = AccountConfig {
         name,
         account_type: type_name,
@@ -444,7 +446,10 @@ fn check_builds(account: &AccountConfig) -> Result<(), FieldError> {
 
 /// The stored body of an API account: its properties, secrets sealed with `key`. Fails when the
 /// account has a secret and there is no key.
-pub fn account_body(account: &AccountConfig, key: Option<&SecretKey>) -> Result<String, FieldError> {
+pub fn account_body(
+    account: &AccountConfig,
+    key: Option<&SecretKey>,
+) -> Result<String, FieldError> {
     let missing = account
         .properties
         .iter()
@@ -457,7 +462,9 @@ pub fn account_body(account: &AccountConfig, key: Option<&SecretKey>) -> Result<
         ));
     }
     let body = properties_json(&account.properties, &|name, s| match key {
-        Some(key) => Value::String(key.seal(s.expose(), &format!("account:{}:{name}", account.name))),
+        Some(key) => {
+            Value::String(key.seal(s.expose(), &format!("account:{}:{name}", account.name)))
+        }
         None => Value::Null,
     });
     Ok(Value::Object(body).to_string())
@@ -501,7 +508,11 @@ pub fn account_from_entry(
 
 /// Re-seals every secret of a stored account body: opened with `old`, sealed with `new`. For key
 /// rotation.
-pub fn reseal(entry: &CatalogEntry, old: &SecretKey, new: &SecretKey) -> Result<String, FieldError> {
+pub fn reseal(
+    entry: &CatalogEntry,
+    old: &SecretKey,
+    new: &SecretKey,
+) -> Result<String, FieldError> {
     let account = account_from_entry(entry, Some(old))?;
     account_body(&account.account, Some(new))
 }
@@ -812,10 +823,7 @@ mod tests {
                 .field,
             "properties.url"
         );
-        assert_eq!(
-            err(json!({"name": "wfm", "type": "nope"})).field,
-            "type"
-        );
+        assert_eq!(err(json!({"name": "wfm", "type": "nope"})).field, "type");
         assert_eq!(
             err(json!({"name": "a b", "type": "http_post"})).field,
             "name"
@@ -831,7 +839,10 @@ mod tests {
                 .field,
             "properties.colour"
         );
-        assert_eq!(err(json!({"name": "a", "type": "http_post"})).field, "properties.url");
+        assert_eq!(
+            err(json!({"name": "a", "type": "http_post"})).field,
+            "properties.url"
+        );
     }
 
     #[test]
@@ -866,7 +877,10 @@ mod tests {
         assert_eq!(back.account.secret("token").unwrap().expose(), "s3cret");
         assert_eq!(back.account.text("url"), Some("http://127.0.0.1:9/y"));
         let shown = account_json(&back).to_string();
-        assert!(!shown.contains("s3cret") && shown.contains(REDACTED), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains(REDACTED),
+            "{shown}"
+        );
         // Without a key a secret cannot be stored, nor read back.
         assert_eq!(
             account_body(&edited, None).unwrap_err().field,

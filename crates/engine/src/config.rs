@@ -343,10 +343,7 @@ impl Config {
                     ));
                 }
                 None => {
-                    return Err(t.error(
-                        "role",
-                        "is required: \"admin\" or \"viewer\"".to_string(),
-                    ));
+                    return Err(t.error("role", "is required: \"admin\" or \"viewer\"".to_string()));
                 }
             };
             let list = t.text_list("tenants")?.ok_or_else(|| {
@@ -372,10 +369,9 @@ impl Config {
                 }
                 for tenant in &list {
                     if !tenants.iter().any(|x| &x.tenant.tenant == tenant) {
-                        return Err(t.error(
-                            "tenants",
-                            format!("{tenant:?} is not a configured tenant"),
-                        ));
+                        return Err(
+                            t.error("tenants", format!("{tenant:?} is not a configured tenant"))
+                        );
                     }
                 }
                 Some(list)

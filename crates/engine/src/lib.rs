@@ -4,8 +4,8 @@
 //! `connectors`, persistence in `store`, computation in the pure crates (DESIGN §2).
 
 pub mod admin;
-mod clock;
 pub mod catalog;
+mod clock;
 pub mod config;
 pub mod delivery;
 pub mod export;

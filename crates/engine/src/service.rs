@@ -187,10 +187,7 @@ impl Engine {
 
     /// Tests an account's connection: as the target it is, and as the source a flow reads it as.
     pub async fn check(&self, account: &str) -> Result<CheckVerdict, EngineError> {
-        let read_by_a_flow = self
-            .all_flows()
-            .iter()
-            .any(|f| f.source() == Some(account));
+        let read_by_a_flow = self.all_flows().iter().any(|f| f.source() == Some(account));
         let source = self.source_account(account);
         match (self.target_of(account), source) {
             (_, Some(source)) if read_by_a_flow => Ok(source.check().await),
@@ -214,18 +211,26 @@ impl Engine {
 
     /// The source built from an account of the file or of the API.
     fn source_account(&self, account: &str) -> Option<Arc<dyn Source>> {
-        self.sources
-            .get(account)
-            .cloned()
-            .or_else(|| self.api.read().expect("not poisoned").sources.get(account).cloned())
+        self.sources.get(account).cloned().or_else(|| {
+            self.api
+                .read()
+                .expect("not poisoned")
+                .sources
+                .get(account)
+                .cloned()
+        })
     }
 
     /// The target built from an account of the file or of the API.
     fn target_of(&self, account: &str) -> Option<Arc<dyn Target>> {
-        self.targets
-            .get(account)
-            .cloned()
-            .or_else(|| self.api.read().expect("not poisoned").targets.get(account).cloned())
+        self.targets.get(account).cloned().or_else(|| {
+            self.api
+                .read()
+                .expect("not poisoned")
+                .targets
+                .get(account)
+                .cloned()
+        })
     }
 
     /// Every flow: the file's, then the API's.

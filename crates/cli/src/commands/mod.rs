@@ -7,6 +7,7 @@ pub mod flows;
 pub mod import;
 pub mod outbox;
 pub mod sandbox;
+pub mod secrets;
 pub mod serve;
 pub mod simulate;
 pub mod stats;

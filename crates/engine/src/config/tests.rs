@@ -334,7 +334,11 @@ fn bad_admin_tokens_are_refused_naming_the_key() {
 fn the_secrets_key_comes_from_the_environment_or_a_key_file() {
     let key = crate::secrets::SecretKey::generate();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("secret.key"), format!("{}\n", key.to_base64())).unwrap();
+    std::fs::write(
+        dir.path().join("secret.key"),
+        format!("{}\n", key.to_base64()),
+    )
+    .unwrap();
     let text = format!("{EXAMPLE}\n[secrets]\nkey_file = \"secret.key\"\n");
     let from_file = Config::parse("wfm-bridge.toml", &text, &env(), Some(dir.path())).unwrap();
     assert_eq!(from_file.secret_key.as_ref(), Some(&key));
@@ -350,11 +354,17 @@ fn the_secrets_key_comes_from_the_environment_or_a_key_file() {
     assert_eq!(both.secret_key, Some(other));
     assert!(parse(EXAMPLE).unwrap().secret_key.is_none());
 
-    let missing = Config::parse("wfm-bridge.toml", &text, &env(), Some(Path::new("/nonexistent")))
-        .unwrap_err()
-        .to_string();
+    let missing = Config::parse(
+        "wfm-bridge.toml",
+        &text,
+        &env(),
+        Some(Path::new("/nonexistent")),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
-        missing.starts_with("wfm-bridge.toml: secrets.key_file: cannot read /nonexistent/secret.key"),
+        missing
+            .starts_with("wfm-bridge.toml: secrets.key_file: cannot read /nonexistent/secret.key"),
         "{missing}"
     );
     let mut bad_env = env();
