@@ -16,7 +16,7 @@ use wfm_sandbox::http_sink::{Behaviour, HttpSink, SinkConfig};
 
 const ADMIN: &str = "console-admin-token";
 const WFM_SECRET: &str = "console-wfm-secret";
-const ELEMENT: &str = "element-6066-11e4-a07f-4d6f6c6f4b70";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 fn find_binary(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -89,7 +89,10 @@ impl Browser {
                 Some(json!({"using": "css selector", "value": css})),
             )
             .await;
-        v[ELEMENT].as_str().unwrap().to_string()
+        match v[ELEMENT].as_str() {
+            Some(id) => id.to_string(),
+            None => panic!("no element {css}: {v}"),
+        }
     }
 
     async fn click(&self, css: &str) {
