@@ -17,7 +17,8 @@ if [ "${1:-}" = "--max-examples" ]; then examples="$2"; fi
 venv=/tmp/wfm-bridge-schemathesis
 if [ ! -x "$venv/bin/schemathesis" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet 'schemathesis>=3.39,<4'
+  # Newer hypothesis releases break schemathesis 3's generators ("'many' object has no attribute 'more'").
+  "$venv/bin/pip" install --quiet 'schemathesis>=3.39,<4' 'hypothesis>=6.108,<6.130'
 fi
 
 bin="${CARGO_TARGET_DIR:-target}/debug/wfm-bridge"
