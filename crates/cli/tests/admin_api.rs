@@ -690,3 +690,107 @@ async fn the_admin_api_manages_accounts_and_flows_of_a_running_engine() {
         true
     );
 }
+
+/// The statistics endpoint gives a queue's rows exactly as `wfm-bridge stats` computes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_statistics_are_the_rows_of_the_stats_command() {
+    let lake = HttpSink::start("127.0.0.1:0").await.unwrap();
+    let mut server = Server::new(&format!("{}/lake", lake.url()));
+    fn ok(server: &Server, args: &[&str]) -> Vec<u8> {
+        let out = server.cmd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+    ok(
+        &server,
+        &[
+            "simulate",
+            "--tenant",
+            "nordic",
+            "--agents",
+            "8",
+            "--queues",
+            "2",
+            "--days",
+            "1",
+            "--from",
+            "2024-03-04",
+            "--out",
+            "sim",
+        ],
+    );
+    for kind in ["tenants", "queues", "agents", "interactions", "states"] {
+        ok(&server, &["import", kind, &format!("sim/{kind}.jsonl")]);
+    }
+    server.start().await;
+    // After the start: serve writes the configured tenant (its zone and interval) to the store.
+    let stdout = ok(
+        &server,
+        &[
+            "stats",
+            "--tenant",
+            "nordic",
+            "--from",
+            "2024-03-04",
+            "--format",
+            "json",
+        ],
+    );
+    let expected: Value = serde_json::from_slice(&stdout).unwrap();
+
+    let (status, queues) = server.get("/api/v1/tenants/nordic/queues", VIEWER).await;
+    assert_eq!(status, StatusCode::OK);
+    let queues: Vec<String> = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(queues.len(), 2, "{queues:?}");
+    let mut compared = 0;
+    for queue in &queues {
+        let (status, stats) = server
+            .get(
+                &format!(
+                    "/api/v1/tenants/nordic/queues/{queue}/statistics?from=2024-03-04&to=2024-03-04"
+                ),
+                VIEWER,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        let want: Vec<&Value> = expected["queue_rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["queue"] == json!(queue))
+            .collect();
+        let got: Vec<&Value> = stats["rows"].as_array().unwrap().iter().collect();
+        assert!(!got.is_empty());
+        assert_eq!(got, want, "queue {queue}");
+        compared += got.len();
+    }
+    assert!(compared > 0);
+    let (status, body) = server
+        .get(
+            "/api/v1/tenants/nordic/queues/q/statistics?from=2024-03-04&to=2024-05-04",
+            VIEWER,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().starts_with("to:"), "{body}");
+    let (status, body) = server
+        .get(
+            "/api/v1/tenants/nordic/queues/q/statistics?from=2024-13-01",
+            VIEWER,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("from:"),
+        "{body}"
+    );
+}

@@ -214,6 +214,39 @@ async fn the_console_manages_accounts_flows_and_shows_the_agent_board() {
     let lake = HttpSink::start("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &format!("{}/lake", lake.url()));
+    // A simulated day, for the statistics chart.
+    let bin = env!("CARGO_BIN_EXE_wfm-bridge");
+    let ok = |args: &[&str]| {
+        let out = Command::new(bin)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("WFM_BRIDGE_STORE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&[
+        "simulate",
+        "--tenant",
+        "nordic",
+        "--agents",
+        "6",
+        "--queues",
+        "2",
+        "--days",
+        "1",
+        "--from",
+        "2024-03-04",
+        "--out",
+        "sim",
+    ]);
+    for kind in ["tenants", "queues", "agents", "interactions"] {
+        ok(&["import", kind, &format!("sim/{kind}.jsonl")]);
+    }
     let key = wfm_engine::secrets::SecretKey::generate().to_base64();
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
@@ -437,14 +470,31 @@ async fn the_console_manages_accounts_flows_and_shows_the_agent_board() {
         )
         .await;
 
-    // Statistics page draws (no queues yet: it says so) and keeps a place for forecasts.
+    // The statistics chart of a queue's day, and the place kept for forecasts.
     browser.click("nav .tab[data-page=\"stats\"]").await;
     browser
         .wait(
-            "the statistics page",
-            "!document.getElementById('stats-page').hidden",
+            "the queue list",
+            "document.querySelectorAll('#queue option').length === 2",
         )
         .await;
+    browser
+        .script("document.getElementById('stats-date').value = '2024-03-04'; return true;")
+        .await;
+    browser.click("#stats-form button").await;
+    browser
+        .wait(
+            "the chart",
+            "document.querySelectorAll('#stats-svg rect.bar').length > 0",
+        )
+        .await;
+    let offered = browser
+        .script("return Array.from(document.querySelectorAll('#stats-svg rect.bar title')).map(t => t.textContent).filter(t => t.includes('offered') && !t.endsWith(': 0')).length;")
+        .await;
+    assert!(
+        offered.as_i64().unwrap() > 0,
+        "no interval with offered contacts drawn"
+    );
     assert!(
         browser
             .text("#forecast")
