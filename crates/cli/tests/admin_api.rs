@@ -595,6 +595,23 @@ async fn the_admin_api_manages_accounts_and_flows_of_a_running_engine() {
             .0,
         StatusCode::NOT_FOUND
     );
+    let (status, body) = server
+        .post(
+            "/api/v1/flows",
+            BALTIC,
+            json!({"name": "leak", "kind": "agent_states", "tenant": "baltic", "target": "wfm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("target: \"wfm\" is not an account"),
+        "{body}"
+    );
+    assert!(
+        !message.contains("lake") && !message.contains("aspect-1"),
+        "names another tenant's accounts: {body}"
+    );
     let (status, _) = server.post("/api/v1/accounts", BALTIC, json!({"name": "n2", "type": "http_post", "tenant": "nordic", "properties": {"url": "http://x.y"}})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 

@@ -388,10 +388,21 @@ impl Engine {
         Ok(())
     }
 
+    /// The accounts a flow of the document's tenant may name: its tenant's and those of no
+    /// tenant. A flow created through the API cannot send one tenant's data to another tenant's
+    /// system, and an error listing the accounts shows no other tenant's.
+    fn usable_accounts(&self, doc: &Value) -> Vec<AccountConfig> {
+        let tenant = doc.get("tenant").and_then(Value::as_str);
+        self.all_accounts()
+            .into_iter()
+            .filter(|a| a.tenant.is_none() || a.tenant.as_deref() == tenant)
+            .collect()
+    }
+
     /// Creates a flow from its API document.
     pub async fn create_flow(&self, doc: &Value) -> Result<CatalogFlow, AdminError> {
         let _guard = self.changes.lock().await;
-        let flow = flow_from_json(doc, &self.tenant_ids(), &self.all_accounts())?;
+        let flow = flow_from_json(doc, &self.tenant_ids(), &self.usable_accounts(doc))?;
         if self.all_flows().iter().any(|f| f.name == flow.name) {
             return Err(AdminError::Conflict(format!(
                 "a flow named {:?} exists already",
@@ -421,7 +432,7 @@ impl Engine {
                 }
             }
         }
-        let flow = flow_from_json(&doc, &self.tenant_ids(), &self.all_accounts())?;
+        let flow = flow_from_json(&doc, &self.tenant_ids(), &self.usable_accounts(&doc))?;
         self.save_flow(flow, current.created_at).await
     }
 
