@@ -172,3 +172,34 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_decoded_and_unknown_ones_refused() {
+        let params = query(
+            Some("flow=a%20b&limit=5&status=dead+x"),
+            &["flow", "limit", "status"],
+        )
+        .unwrap();
+        assert_eq!(params["flow"], "a b");
+        assert_eq!(params["status"], "dead x");
+        assert_eq!(number_param(&params, "limit", 1, 10).unwrap(), Some(5));
+        assert!(number_param(&params, "limit", 6, 10).is_err());
+        assert!(query(Some("colour=red"), &["flow"]).is_err());
+        // A lone or broken escape stays as it is.
+        assert_eq!(query(Some("flow=100%"), &["flow"]).unwrap()["flow"], "100%");
+        assert_eq!(query(Some("flow=%zz"), &["flow"]).unwrap()["flow"], "%zz");
+        assert!(query(None, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects() {
+        assert!(json_body(b"").is_err());
+        assert!(json_body(b"[1]").is_err());
+        assert!(json_body(b"{nope").is_err());
+        assert_eq!(json_body(br#"{"a": 1}"#).unwrap()["a"], 1);
+    }
+}
