@@ -58,6 +58,8 @@ enum Command {
     Forecast(commands::forecast::ForecastArgs),
     /// Agents one interval needs (Erlang C, Erlang A with --patience) for a service-level/ASA target.
     Staffing(commands::staffing::StaffingArgs),
+    /// The key of account secrets stored by the admin API: generate one, rotate to a new one.
+    Secrets(commands::secrets::SecretsArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
             Command::Sandbox(args) => commands::sandbox::run(args, &ctx).await,
             Command::Forecast(args) => commands::forecast::run(args, &ctx).await,
             Command::Staffing(args) => commands::staffing::run(args, &ctx.out),
+            Command::Secrets(args) => commands::secrets::run(args, &ctx).await,
         }
     });
     match result {

@@ -56,6 +56,7 @@ fn apply_cadence(
         }
     }
 }
+use crate::secrets::{KEY_ENV, SecretKey};
 
 /// The default address of the HTTP server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -111,6 +112,38 @@ pub struct TenantSettings {
     pub ingest_token: Option<Secret>,
 }
 
+/// What an admin token may do (`[[admin_tokens]] role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Read and change everything in its tenants.
+    Admin,
+    /// Read only: every change is refused (403).
+    Viewer,
+}
+
+/// A bearer token of the admin API and console (`[[admin_tokens]]`).
+#[derive(Debug, Clone)]
+pub struct AdminToken {
+    /// A label for logs and messages (`name`, else `admin_tokens[<index>]`).
+    pub name: String,
+    /// The token itself.
+    pub token: Secret,
+    /// What it may do.
+    pub role: AdminRole,
+    /// The tenants it sees; `None` for every tenant (`tenants = ["*"]`).
+    pub tenants: Option<Vec<String>>,
+}
+
+impl AdminToken {
+    /// Whether the token sees `tenant`.
+    pub fn sees(&self, tenant: &str) -> bool {
+        self.tenants
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|t| t == tenant))
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -130,6 +163,11 @@ pub struct Config {
     pub flows: Vec<FlowSettings>,
     /// Things that work but should be changed (literal secrets).
     pub warnings: Vec<String>,
+    /// `[[admin_tokens]]`: who may use the admin API and console.
+    pub admin_tokens: Vec<AdminToken>,
+    /// The key encrypting secrets of accounts created through the admin API
+    /// (`WFM_BRIDGE_SECRET_KEY`, else `[secrets] key_file`).
+    pub secret_key: Option<SecretKey>,
 }
 
 impl Config {
@@ -270,6 +308,115 @@ impl Config {
             tenants.push(TenantSettings {
                 tenant,
                 ingest_token,
+            });
+        }
+
+        let secret_key = match root.table("secrets")? {
+            Some(mut secrets) => {
+                let key_file = secrets.text("key_file")?;
+                let key = match (ctx.env.get(KEY_ENV), key_file) {
+                    (Some(text), _) => Some(
+                        SecretKey::from_base64(text)
+                            .map_err(|e| secrets.error("key_file", format!("{KEY_ENV}: {e}")))?,
+                    ),
+                    (None, Some(path)) => {
+                        let path = match &ctx.dir {
+                            Some(dir) if Path::new(&path).is_relative() => dir.join(&path),
+                            _ => PathBuf::from(&path),
+                        };
+                        let text = std::fs::read_to_string(&path).map_err(|e| {
+                            secrets.error(
+                                "key_file",
+                                format!("cannot read {}: {e}; create it with `wfm-bridge secrets generate-key > {}`", path.display(), path.display()),
+                            )
+                        })?;
+                        Some(SecretKey::from_base64(&text).map_err(|e| {
+                            secrets.error("key_file", format!("{}: {e}", path.display()))
+                        })?)
+                    }
+                    (None, None) => None,
+                };
+                secrets.finish()?;
+                key
+            }
+            None => match ctx.env.get(KEY_ENV) {
+                Some(text) => Some(SecretKey::from_base64(text).map_err(|e| ConfigError {
+                    file: ctx.file.clone(),
+                    key: KEY_ENV.to_string(),
+                    message: e.to_string(),
+                })?),
+                None => None,
+            },
+        };
+
+        let mut admin_tokens: Vec<AdminToken> = Vec::new();
+        for (index, mut t) in root.array("admin_tokens", "name")?.into_iter().enumerate() {
+            let name = t
+                .text("name")?
+                .unwrap_or_else(|| format!("admin_tokens[{index}]"));
+            let token = t.secret("token")?.ok_or_else(|| {
+                t.error(
+                    "token",
+                    "is required: write token = \"env:NAME\" (the variable holds the token)"
+                        .to_string(),
+                )
+            })?;
+            let role = match t.text("role")?.as_deref() {
+                Some("admin") => AdminRole::Admin,
+                Some("viewer") => AdminRole::Viewer,
+                Some(other) => {
+                    return Err(t.error(
+                        "role",
+                        format!("{other:?} is not a role; write \"admin\" (may change things) or \"viewer\" (read only)"),
+                    ));
+                }
+                None => {
+                    return Err(t.error("role", "is required: \"admin\" or \"viewer\"".to_string()));
+                }
+            };
+            let list = t.text_list("tenants")?.ok_or_else(|| {
+                t.error(
+                    "tenants",
+                    "is required: [\"*\"] for every tenant, or a list of tenant ids".to_string(),
+                )
+            })?;
+            let scope = if list.iter().any(|x| x == "*") {
+                if list.len() > 1 {
+                    return Err(t.error(
+                        "tenants",
+                        "\"*\" already means every tenant; list nothing else with it".to_string(),
+                    ));
+                }
+                None
+            } else {
+                if list.is_empty() {
+                    return Err(t.error(
+                        "tenants",
+                        "is empty; list tenant ids, or [\"*\"] for every tenant".to_string(),
+                    ));
+                }
+                for tenant in &list {
+                    if !tenants.iter().any(|x| &x.tenant.tenant == tenant) {
+                        return Err(
+                            t.error("tenants", format!("{tenant:?} is not a configured tenant"))
+                        );
+                    }
+                }
+                Some(list)
+            };
+            if admin_tokens.iter().any(|x| x.token == token) {
+                return Err(t.error(
+                    "token",
+                    "the same token is configured twice; give each admin token its own value"
+                        .to_string(),
+                ));
+            }
+            t.finish()?;
+            admin_tokens.push(AdminToken {
+                name,
+                token,
+                role,
+                tenants: scope,
             });
         }
 
@@ -504,6 +651,8 @@ impl Config {
             accounts,
             flows,
             warnings: ctx.warnings.take(),
+            admin_tokens,
+            secret_key,
         })
     }
 

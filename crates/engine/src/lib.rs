@@ -3,6 +3,8 @@
 //! The engine decides what happens in which order and inside which transaction; parsing lives in
 //! `connectors`, persistence in `store`, computation in the pure crates (DESIGN §2).
 
+pub mod admin;
+pub mod catalog;
 mod clock;
 pub mod config;
 pub mod delivery;
@@ -13,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod runner;
 pub mod scheduler;
+pub mod secrets;
 pub mod service;
 pub mod statistics;
 pub mod tracker;

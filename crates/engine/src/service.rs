@@ -2,6 +2,11 @@
 //!
 //! `serve` and `run --once` both start from [`Engine::start`]: it checks that every account builds,
 //! puts the configured tenants into the store, and routes each flow to its target.
+//!
+//! Accounts and flows created through the admin API (kept in the store's catalog, see
+//! [`crate::admin`]) are loaded at start next to the file's; a change made through the API while
+//! the engine runs restarts the scheduler and the delivery worker with the new set (runs and sends
+//! in progress finish first), so it takes effect without a restart of the process.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +19,7 @@ use wfm_connectors::targets::{CheckVerdict, Target};
 use wfm_model::Record;
 use wfm_store::{Store, StoreError};
 
+use crate::admin::ApiCatalog;
 use crate::config::Config;
 use crate::delivery::{DeliveryWorker, Routes};
 use crate::flows::FlowSettings;
@@ -49,6 +55,12 @@ pub struct Engine {
     targets: BTreeMap<String, Arc<dyn Target>>,
     sources: BTreeMap<String, Arc<dyn Source>>,
     wake: Arc<Notify>,
+    /// Accounts and flows created through the admin API, with their built targets and sources.
+    pub(crate) api: std::sync::RwLock<ApiCatalog>,
+    /// Signalled when the API catalog changed: [`Engine::run`] restarts its scheduler and worker.
+    pub(crate) reload: Arc<Notify>,
+    /// Serialises changes to the API catalog.
+    pub(crate) changes: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -79,6 +91,7 @@ impl Engine {
             .await?;
             tx.commit().await?;
         }
+        let api = ApiCatalog::load(&config, &*store).await?;
         Ok(Engine {
             config: Arc::new(config),
             store,
@@ -87,16 +100,18 @@ impl Engine {
             targets,
             sources,
             wake: Arc::new(Notify::new()),
+            api: std::sync::RwLock::new(api),
+            reload: Arc::new(Notify::new()),
+            changes: tokio::sync::Mutex::new(()),
         })
     }
 
     /// The delivery worker, routing each flow's messages to its target.
     pub fn worker(&self) -> DeliveryWorker {
         let routes: Routes = self
-            .config
-            .flows
+            .all_flows()
             .iter()
-            .filter_map(|f| Some((f.name.clone(), self.targets.get(f.target()?)?.clone())))
+            .filter_map(|f| Some((f.name.clone(), self.target_of(f.target()?)?)))
             .collect();
         DeliveryWorker::new(
             self.store.clone(),
@@ -109,38 +124,54 @@ impl Engine {
 
     /// Runs the scheduler and the delivery worker until `stop` turns true, then lets runs and sends
     /// in progress finish.
-    pub async fn run(&self, stop: watch::Receiver<bool>) -> Result<(), StoreError> {
-        let flows: Vec<ScheduledFlow> = self
-            .config
-            .flows
-            .iter()
-            .map(|f| ScheduledFlow {
-                flow: f.clone(),
-                zone: self.zone(&f.tenant),
-                source: self.source_of(f),
-            })
-            .collect();
-        let scheduler = scheduler::run(
-            self.store.clone(),
-            flows,
-            self.tracker.clone(),
-            self.metrics.clone(),
-            self.wake.clone(),
-            stop.clone(),
-        );
-        let worker = self.worker();
-        let (_, delivered) = tokio::join!(scheduler, worker.run(stop));
-        delivered
+    ///
+    /// When the admin API changes accounts or flows, the scheduler and worker stop as they would
+    /// at the end (runs and sends in progress finish) and start again with the new set.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), StoreError> {
+        loop {
+            let flows: Vec<ScheduledFlow> = self
+                .all_flows()
+                .into_iter()
+                .map(|f| ScheduledFlow {
+                    zone: self.zone(&f.tenant),
+                    source: self.source_of(&f),
+                    flow: f,
+                })
+                .collect();
+            let (inner_tx, inner) = watch::channel(false);
+            let scheduler = scheduler::run(
+                self.store.clone(),
+                flows,
+                self.tracker.clone(),
+                self.metrics.clone(),
+                self.wake.clone(),
+                inner.clone(),
+            );
+            let worker = self.worker();
+            let work = async { tokio::join!(scheduler, worker.run(inner)).1 };
+            tokio::pin!(work);
+            let reloading = tokio::select! {
+                delivered = &mut work => return delivered,
+                _ = stop.wait_for(|s| *s) => false,
+                _ = self.reload.notified() => true,
+            };
+            let _ = inner_tx.send(true);
+            work.await?;
+            if !reloading || *stop.borrow() {
+                return Ok(());
+            }
+            tracing::info!("accounts or flows changed through the admin API: schedule reloaded");
+        }
     }
 
     /// Runs one flow once and then delivers what is due, for `run <flow> --once`.
     pub async fn run_flow_once(&self, name: &str) -> Result<RunReport, EngineError> {
-        let flow = self.config.flow(name).ok_or_else(|| {
+        let flows = self.all_flows();
+        let flow = flows.iter().find(|f| f.name == name).ok_or_else(|| {
             EngineError::Unknown(format!(
-                "flow {name:?} is not in {}; configured flows: {}",
+                "flow {name:?} is not in {} nor created through the admin API; flows: {}",
                 self.config.file,
-                self.config
-                    .flows
+                flows
                     .iter()
                     .map(|f| f.name.as_str())
                     .collect::<Vec<_>>()
@@ -149,31 +180,79 @@ impl Engine {
         })?;
         let (_keep, stop) = watch::channel(false);
         let source = self.source_of(flow);
-        Ok(run_once(&self.store, flow, source.as_deref(), &self.metrics, &stop).await?)
+        let report = run_once(&self.store, flow, source.as_deref(), &self.metrics, &stop).await?;
+        self.wake.notify_one();
+        Ok(report)
     }
 
     /// Tests an account's connection: as the target it is, and as the source a flow reads it as.
     pub async fn check(&self, account: &str) -> Result<CheckVerdict, EngineError> {
-        let target = self.targets.get(account).ok_or_else(|| {
-            EngineError::Unknown(format!(
-                "account {account:?} is not in {}; configured accounts: {}",
+        let read_by_a_flow = self.all_flows().iter().any(|f| f.source() == Some(account));
+        let source = self.source_account(account);
+        match (self.target_of(account), source) {
+            (_, Some(source)) if read_by_a_flow => Ok(source.check().await),
+            (Some(target), _) => Ok(target.check().await),
+            (None, Some(source)) => Ok(source.check().await),
+            (None, None) => Err(EngineError::Unknown(format!(
+                "account {account:?} is not in {} nor created through the admin API; accounts: {}",
                 self.config.file,
-                self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-        let read_by_a_flow = self
-            .config
-            .flows
-            .iter()
-            .any(|f| f.source() == Some(account));
-        match self.sources.get(account) {
-            Some(source) if read_by_a_flow => Ok(source.check().await),
-            _ => Ok(target.check().await),
+                self.all_accounts()
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
         }
     }
 
     fn source_of(&self, flow: &FlowSettings) -> Option<Arc<dyn Source>> {
-        self.sources.get(flow.source()?).cloned()
+        self.source_account(flow.source()?)
+    }
+
+    /// The source built from an account of the file or of the API.
+    fn source_account(&self, account: &str) -> Option<Arc<dyn Source>> {
+        self.sources.get(account).cloned().or_else(|| {
+            self.api
+                .read()
+                .expect("not poisoned")
+                .sources
+                .get(account)
+                .cloned()
+        })
+    }
+
+    /// The target built from an account of the file or of the API.
+    fn target_of(&self, account: &str) -> Option<Arc<dyn Target>> {
+        self.targets.get(account).cloned().or_else(|| {
+            self.api
+                .read()
+                .expect("not poisoned")
+                .targets
+                .get(account)
+                .cloned()
+        })
+    }
+
+    /// Every flow: the file's, then the API's.
+    pub fn all_flows(&self) -> Vec<FlowSettings> {
+        let api = self.api.read().expect("not poisoned");
+        self.config
+            .flows
+            .iter()
+            .cloned()
+            .chain(api.flows.iter().map(|f| f.flow.clone()))
+            .collect()
+    }
+
+    /// Every account: the file's, then the API's.
+    pub fn all_accounts(&self) -> Vec<wfm_connectors::accounts::AccountConfig> {
+        let api = self.api.read().expect("not poisoned");
+        self.config
+            .accounts
+            .iter()
+            .cloned()
+            .chain(api.accounts.iter().map(|a| a.account.clone()))
+            .collect()
     }
 
     fn zone(&self, tenant: &str) -> TimeZone {

@@ -5,7 +5,12 @@
 //! - `GET /healthz`: the process is up (200).
 //! - `GET /readyz`: the store answers within two seconds (200), else 503 with the reason.
 //! - `GET /metrics`: the engine's metrics in the Prometheus text format.
+//! - `/api/v1/…` (admin API) and `/console/` (web console): see [`admin`].
 
+// The hand-written OpenAPI document (admin/openapi.rs) is one deep json! literal.
+#![recursion_limit = "512"]
+
+pub mod admin;
 pub mod ingest;
 
 use std::future::Future;
@@ -38,10 +43,16 @@ pub struct AppState {
     pub ingest: Option<StateIngest>,
     /// Ingest tokens of the configured tenants.
     pub tokens: Arc<TenantTokens>,
+    /// The running engine, for the admin API and console (absent: they are not served).
+    pub engine: Option<Arc<wfm_engine::Engine>>,
 }
 
 /// The routes of the server.
 pub fn router(state: AppState) -> Router {
+    let admin = match &state.engine {
+        Some(engine) => admin::router(engine.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .route(
             "/api/v1/tenants/{tenant}/states",
@@ -51,6 +62,16 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(admin)
+        .fallback(not_found)
+}
+
+/// Anything else: a JSON 404, like every other error of the API.
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    admin::error(
+        StatusCode::NOT_FOUND,
+        format!("there is nothing at {}", uri.path()),
+    )
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in progress.

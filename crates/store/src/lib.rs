@@ -11,6 +11,7 @@
 //! writes the same way: a record stored exactly as given is `unchanged` and its row, including
 //! `changed_at`, is not touched.
 
+mod catalog;
 mod codec;
 mod engine_tables;
 mod error;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use wfm_model::{Record, RecordKind, Tenant};
 
+pub use catalog::{CatalogEntry, CatalogTable};
 pub use error::StoreError;
 pub use url::{SqliteLocation, StoreUrl};
 
@@ -485,6 +487,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs, newest first, of one flow or all.
     async fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<Run>, StoreError>;
+
+    /// Deletes a dead letter an operator gave up on. Returns false when there is no dead message
+    /// with that id (pending and sent messages are never discarded).
+    async fn discard_dead(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Every account or flow created through the admin API, by name.
+    async fn catalog(&self, table: CatalogTable) -> Result<Vec<CatalogEntry>, StoreError>;
+
+    /// Creates or replaces an entry by name (an existing entry keeps its `created_at`).
+    async fn put_catalog(
+        &self,
+        table: CatalogTable,
+        entry: &CatalogEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes an entry; returns false when there was none of that name.
+    async fn delete_catalog(&self, table: CatalogTable, name: &str) -> Result<bool, StoreError>;
 }
 
 /// One write transaction.

@@ -50,6 +50,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: &[include_str!("../migrations/0004_statistics_windows.sql")],
         postgres: &[include_str!("../migrations/0004_statistics_windows.sql")],
     },
+    Migration {
+        version: 5,
+        sqlite: &[include_str!("../migrations/0005_admin_catalog.sql")],
+        postgres: &[include_str!("../migrations/0005_admin_catalog.sql")],
+    },
 ];
 
 /// The table that records applied migrations (same SQL on both backends).

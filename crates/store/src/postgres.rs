@@ -15,6 +15,7 @@
 //! appear there any more, and a cursor handed out never has a later commit sort before it. The
 //! engine's tables (cursors, outbox, runs) are in the `engine` submodule.
 
+mod catalog;
 mod engine;
 
 use std::borrow::Cow;
@@ -39,8 +40,9 @@ use crate::schema::{
 };
 use crate::url::describe_postgres;
 use crate::{
-    AgentTimeline, Change, ChangeCursor, NaturalKey, NewMessage, OfferedPosition, OutboxDepth,
-    OutboxFilter, OutboxMessage, Run, RunEnd, Store, StoreTx, TableCounts, WriteCounts,
+    AgentTimeline, CatalogEntry, CatalogTable, Change, ChangeCursor, NaturalKey, NewMessage,
+    OfferedPosition, OutboxDepth, OutboxFilter, OutboxMessage, Run, RunEnd, Store, StoreTx,
+    TableCounts, WriteCounts,
 };
 
 /// Connections the pool keeps at most.
@@ -625,6 +627,39 @@ impl Store for PostgresStore {
         let context = format!("listing runs on {}", self.describe);
         let client = self.client(&context).await?;
         engine::runs(&client, &self.describe, &context, flow, limit).await
+    }
+
+    async fn discard_dead(&self, id: i64) -> Result<bool, StoreError> {
+        let context = format!("discarding dead letter {id} on {}", self.describe);
+        let client = self.client(&context).await?;
+        catalog::discard_dead(&client, &context, id).await
+    }
+
+    async fn catalog(&self, table: CatalogTable) -> Result<Vec<CatalogEntry>, StoreError> {
+        let context = format!("listing {} on {}", table.table(), self.describe);
+        let client = self.client(&context).await?;
+        catalog::list(&client, &self.describe, &context, table).await
+    }
+
+    async fn put_catalog(
+        &self,
+        table: CatalogTable,
+        entry: &CatalogEntry,
+    ) -> Result<(), StoreError> {
+        let context = format!(
+            "saving {} {:?} on {}",
+            table.noun(),
+            entry.name,
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        catalog::put(&client, &context, table, entry).await
+    }
+
+    async fn delete_catalog(&self, table: CatalogTable, name: &str) -> Result<bool, StoreError> {
+        let context = format!("deleting {} {name:?} on {}", table.noun(), self.describe);
+        let client = self.client(&context).await?;
+        catalog::delete(&client, &context, table, name).await
     }
 }
 

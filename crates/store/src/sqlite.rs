@@ -25,6 +25,7 @@
 //! never have read past a number that a later commit still uses. The engine's tables (cursors,
 //! outbox, runs) are in the `engine` submodule.
 
+mod catalog;
 mod engine;
 
 use std::path::{Path, PathBuf};
@@ -42,8 +43,9 @@ use crate::migrations::{self, CREATE_SCHEMA_MIGRATIONS, MIGRATIONS};
 use crate::schema::{self, AGENT_SKILLS, COUNTED, Dialect, SKILLS, TEAMS};
 use crate::url::{SqliteLocation, describe_sqlite};
 use crate::{
-    AgentTimeline, Change, ChangeCursor, NaturalKey, NewMessage, OfferedPosition, OutboxDepth,
-    OutboxFilter, OutboxMessage, Run, RunEnd, Store, StoreTx, TableCounts, WriteCounts,
+    AgentTimeline, CatalogEntry, CatalogTable, Change, ChangeCursor, NaturalKey, NewMessage,
+    OfferedPosition, OutboxDepth, OutboxFilter, OutboxMessage, Run, RunEnd, Store, StoreTx,
+    TableCounts, WriteCounts,
 };
 
 /// How long a connection waits for another writer before giving up. Imports hold the write lock
@@ -815,6 +817,53 @@ impl Store for SqliteStore {
         let context = format!("listing runs on {}", self.inner.describe);
         self.with_conn(context.clone(), move |conn, store| {
             engine::runs(conn, store, &context, flow.as_deref(), limit)
+        })
+        .await
+    }
+
+    async fn discard_dead(&self, id: i64) -> Result<bool, StoreError> {
+        let context = format!("discarding dead letter {id} on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, _| {
+            catalog::discard_dead(conn, &context, id)
+        })
+        .await
+    }
+
+    async fn catalog(&self, table: CatalogTable) -> Result<Vec<CatalogEntry>, StoreError> {
+        let context = format!("listing {} on {}", table.table(), self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            catalog::list(conn, store, &context, table)
+        })
+        .await
+    }
+
+    async fn put_catalog(
+        &self,
+        table: CatalogTable,
+        entry: &CatalogEntry,
+    ) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        let context = format!(
+            "saving {} {:?} on {}",
+            table.noun(),
+            entry.name,
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            catalog::put(conn, &context, table, &entry)
+        })
+        .await
+    }
+
+    async fn delete_catalog(&self, table: CatalogTable, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        let context = format!(
+            "deleting {} {name:?} on {}",
+            table.noun(),
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, _| {
+            catalog::delete(conn, &context, table, &name)
         })
         .await
     }

@@ -67,6 +67,26 @@ pub fn config(_args: ConfigArgs, ctx: &Context) -> Result<()> {
             if f.enabled { "" } else { ", disabled" }
         ));
     }
+    for t in &config.admin_tokens {
+        let tenants = match &t.tenants {
+            None => "every tenant".to_string(),
+            Some(list) => list.join(", "),
+        };
+        out.say(format!(
+            "  admin   {} ({}, {tenants}; console at http://{}/console/)",
+            t.name,
+            match t.role {
+                wfm_engine::config::AdminRole::Admin => "admin",
+                wfm_engine::config::AdminRole::Viewer => "viewer",
+            },
+            config.listen
+        ));
+    }
+    if config.secret_key.is_some() {
+        out.say(
+            "  secrets key configured: accounts created through the admin API may hold secrets",
+        );
+    }
     Ok(())
 }
 

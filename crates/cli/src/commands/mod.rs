@@ -8,6 +8,7 @@ pub mod forecast;
 pub mod import;
 pub mod outbox;
 pub mod sandbox;
+pub mod secrets;
 pub mod serve;
 pub mod simulate;
 pub mod staffing;

@@ -23,7 +23,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
     let store = ctx.open_store(Some(&config)).await?;
     let listen = args.listen.unwrap_or(config.listen);
-    let engine = Engine::start(config, store.clone()).await?;
+    let engine = std::sync::Arc::new(Engine::start(config, store.clone()).await?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (set [server] listen or --listen)"))?;
@@ -33,6 +33,11 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
         flows = engine.config.flows.len(),
         "wfm-bridge is serving"
     );
+    if engine.config.admin_tokens.is_empty() {
+        tracing::info!("admin API and console off: no [[admin_tokens]] configured");
+    } else {
+        tracing::info!(console = %format!("http://{listen}/console/"), "admin API and console on");
+    }
 
     let (stop_tx, stop) = watch::channel(false);
     let signals = tokio::spawn(async move {
@@ -54,6 +59,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
             engine.tracker.clone(),
         )),
         tokens: std::sync::Arc::new(tokens),
+        engine: Some(engine.clone()),
     };
     let mut http_stop = stop.clone();
     let http = tokio::spawn(wfm_server::serve(listener, state, async move {

@@ -150,7 +150,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             help: "how long connecting, and writing one update, may take",
         },
     ],
-    single_per_tenant: false,
+    single_per_tenant: true,
     build: Some(build),
     build_source: None,
     build_directory: None,

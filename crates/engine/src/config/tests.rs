@@ -321,3 +321,101 @@ fn realtime_accounts_set_their_flows_clocks() {
         "{e}"
     );
 }
+
+#[test]
+fn admin_tokens_have_a_role_and_a_tenant_scope() {
+    let text = format!(
+        "{EXAMPLE}\n[[admin_tokens]]\nname = \"ops\"\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"admin\"\ntenants = [\"*\"]\n\n[[admin_tokens]]\ntoken = \"env:LAKE_TOKEN\"\nrole = \"viewer\"\ntenants = [\"nordic\"]\n"
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.admin_tokens.len(), 2);
+    let ops = &c.admin_tokens[0];
+    assert_eq!(
+        (ops.name.as_str(), ops.token.expose(), ops.role),
+        ("ops", "t0ken", AdminRole::Admin)
+    );
+    assert!(ops.tenants.is_none() && ops.sees("anything"));
+    let viewer = &c.admin_tokens[1];
+    assert_eq!(viewer.name, "admin_tokens[1]");
+    assert_eq!(viewer.role, AdminRole::Viewer);
+    assert!(viewer.sees("nordic") && !viewer.sees("other"));
+    assert!(!format!("{c:?}").contains("s3cret"), "no token in Debug");
+}
+
+#[test]
+fn bad_admin_tokens_are_refused_naming_the_key() {
+    let with = |entry: &str| error(&format!("{EXAMPLE}\n[[admin_tokens]]\n{entry}\n"));
+    assert_eq!(
+        with("name = \"x\"\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"root\"\ntenants = [\"*\"]"),
+        "wfm-bridge.toml: admin_tokens.x.role: \"root\" is not a role; write \"admin\" (may change things) or \"viewer\" (read only)"
+    );
+    assert_eq!(
+        with("name = \"x\"\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"viewer\"\ntenants = [\"mars\"]"),
+        "wfm-bridge.toml: admin_tokens.x.tenants: \"mars\" is not a configured tenant"
+    );
+    assert!(
+        with("name = \"x\"\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"viewer\"")
+            .starts_with("wfm-bridge.toml: admin_tokens.x.tenants: is required")
+    );
+    assert!(
+        with("name = \"x\"\nrole = \"viewer\"\ntenants = [\"*\"]")
+            .starts_with("wfm-bridge.toml: admin_tokens.x.token: is required")
+    );
+    assert_eq!(
+        with("name = \"x\"\ntoken = \"env:NOPE\"\nrole = \"viewer\"\ntenants = [\"*\"]"),
+        "wfm-bridge.toml: admin_tokens.x.token: environment variable NOPE is not set"
+    );
+    assert!(
+        with("name = \"x\"\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"viewer\"\ntenants = [\"*\"]\ncolour = 1")
+            .starts_with("wfm-bridge.toml: admin_tokens.x.colour: unknown key")
+    );
+    let twice = format!(
+        "{EXAMPLE}\n[[admin_tokens]]\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"viewer\"\ntenants = [\"*\"]\n[[admin_tokens]]\ntoken = \"env:NORDIC_TOKEN\"\nrole = \"admin\"\ntenants = [\"*\"]\n"
+    );
+    assert!(error(&twice).contains("the same token is configured twice"));
+}
+
+#[test]
+fn the_secrets_key_comes_from_the_environment_or_a_key_file() {
+    let key = crate::secrets::SecretKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("secret.key"),
+        format!("{}\n", key.to_base64()),
+    )
+    .unwrap();
+    let text = format!("{EXAMPLE}\n[secrets]\nkey_file = \"secret.key\"\n");
+    let from_file = Config::parse("wfm-bridge.toml", &text, &env(), Some(dir.path())).unwrap();
+    assert_eq!(from_file.secret_key.as_ref(), Some(&key));
+    assert!(!format!("{from_file:?}").contains(&key.to_base64()));
+
+    let other = crate::secrets::SecretKey::generate();
+    let mut with_env = env();
+    with_env.push((KEY_ENV.to_string(), other.to_base64()));
+    let from_env = Config::parse("wfm-bridge.toml", EXAMPLE, &with_env, None).unwrap();
+    assert_eq!(from_env.secret_key, Some(other.clone()));
+    // The environment wins over the file.
+    let both = Config::parse("wfm-bridge.toml", &text, &with_env, Some(dir.path())).unwrap();
+    assert_eq!(both.secret_key, Some(other));
+    assert!(parse(EXAMPLE).unwrap().secret_key.is_none());
+
+    let missing = Config::parse(
+        "wfm-bridge.toml",
+        &text,
+        &env(),
+        Some(Path::new("/nonexistent")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        missing
+            .starts_with("wfm-bridge.toml: secrets.key_file: cannot read /nonexistent/secret.key"),
+        "{missing}"
+    );
+    let mut bad_env = env();
+    bad_env.push((KEY_ENV.to_string(), "c2hvcnQ=".to_string()));
+    let bad = Config::parse("wfm-bridge.toml", EXAMPLE, &bad_env, None)
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("not base64 of 32 bytes (5 bytes)"), "{bad}");
+}
