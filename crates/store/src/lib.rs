@@ -17,6 +17,7 @@ mod error;
 mod migrations;
 mod postgres;
 mod schema;
+mod scim;
 mod sqlite;
 mod url;
 
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use wfm_model::{Record, RecordKind, Tenant};
 
 pub use error::StoreError;
+pub use scim::{ScimResource, ScimStore, ScimType, ScimWrite};
 pub use url::{SqliteLocation, StoreUrl};
 
 /// What one [`StoreTx::write`] did.
@@ -485,6 +487,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs, newest first, of one flow or all.
     async fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<Run>, StoreError>;
+
+    /// The SCIM server's users and groups.
+    fn scim(&self) -> &dyn ScimStore;
 }
 
 /// One write transaction.

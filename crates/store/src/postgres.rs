@@ -16,6 +16,7 @@
 //! engine's tables (cursors, outbox, runs) are in the `engine` submodule.
 
 mod engine;
+mod scim;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -625,6 +626,10 @@ impl Store for PostgresStore {
         let context = format!("listing runs on {}", self.describe);
         let client = self.client(&context).await?;
         engine::runs(&client, &self.describe, &context, flow, limit).await
+    }
+
+    fn scim(&self) -> &dyn crate::ScimStore {
+        self
     }
 }
 

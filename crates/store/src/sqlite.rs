@@ -26,6 +26,7 @@
 //! outbox, runs) are in the `engine` submodule.
 
 mod engine;
+mod scim;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -817,6 +818,10 @@ impl Store for SqliteStore {
             engine::runs(conn, store, &context, flow.as_deref(), limit)
         })
         .await
+    }
+
+    fn scim(&self) -> &dyn crate::ScimStore {
+        self
     }
 }
 
