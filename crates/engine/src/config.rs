@@ -81,6 +81,8 @@ pub struct TenantSettings {
     pub tenant: Tenant,
     /// Bearer token of the tenant's ingest API.
     pub ingest_token: Option<Secret>,
+    /// Bearer token of the tenant's SCIM API, when it is not the ingest token.
+    pub scim_token: Option<Secret>,
 }
 
 /// The whole configuration.
@@ -222,6 +224,7 @@ impl Config {
             };
             let admin_reasons = t.text_list("admin_reasons")?.unwrap_or_default();
             let ingest_token = t.secret("ingest_token")?;
+            let scim_token = t.secret("scim_token")?;
             let tenant = Tenant {
                 tenant: id.clone(),
                 name,
@@ -242,6 +245,7 @@ impl Config {
             tenants.push(TenantSettings {
                 tenant,
                 ingest_token,
+                scim_token,
             });
         }
 
