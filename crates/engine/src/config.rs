@@ -737,9 +737,29 @@ impl<'a> Section<'a> {
         let Some(text) = self.text(key)? else {
             return Ok(None);
         };
+        self.resolve_secret(key, text).map(Some)
+    }
+
+    /// A table of secrets (`api_secrets = { master = "env:A", emea = "file:b" }`), each value
+    /// resolved like [`Section::secret`].
+    fn secret_map(&mut self, key: &str) -> Result<Option<BTreeMap<String, Secret>>, ConfigError> {
+        let Some(map) = self.text_map(key)? else {
+            return Ok(None);
+        };
+        map.into_iter()
+            .map(|(k, v)| {
+                self.resolve_secret(&format!("{key}.{k}"), v)
+                    .map(|s| (k, s))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()
+            .map(Some)
+    }
+
+    /// Resolves the text of the secret at `key`.
+    fn resolve_secret(&self, key: &str, text: String) -> Result<Secret, ConfigError> {
         if let Some(name) = text.strip_prefix("env:") {
             return match self.ctx.env.get(name) {
-                Some(value) if !value.is_empty() => Ok(Some(Secret::new(value.clone()))),
+                Some(value) if !value.is_empty() => Ok(Secret::new(value.clone())),
                 Some(_) => Err(self.error(key, format!("environment variable {name} is empty"))),
                 None => Err(self.error(key, format!("environment variable {name} is not set"))),
             };
@@ -750,9 +770,7 @@ impl<'a> Section<'a> {
                 _ => PathBuf::from(path),
             };
             return match std::fs::read_to_string(&path) {
-                Ok(value) if !value.trim().is_empty() => {
-                    Ok(Some(Secret::new(value.trim().to_string())))
-                }
+                Ok(value) if !value.trim().is_empty() => Ok(Secret::new(value.trim().to_string())),
                 Ok(_) => Err(self.error(key, format!("secret file {} is empty", path.display()))),
                 Err(e) => Err(self.error(
                     key,
@@ -765,13 +783,15 @@ impl<'a> Section<'a> {
             self.ctx.file,
             self.key(key)
         ));
-        Ok(Some(Secret::new(text)))
+        Ok(Secret::new(text))
     }
 
     /// A property of an account type or an option of a flow kind, checked against its spec.
     fn property(&mut self, spec: &PropertySpec) -> Result<Option<PropertyValue>, ConfigError> {
         let key = spec.name;
-        let value = if spec.secret {
+        let value = if spec.secret && spec.kind == PropertyKind::Map {
+            self.secret_map(key)?.map(PropertyValue::SecretMap)
+        } else if spec.secret {
             self.secret(key)?.map(PropertyValue::Secret)
         } else {
             match spec.kind {
