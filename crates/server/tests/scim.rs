@@ -451,16 +451,17 @@ async fn groups_hold_members_and_users_show_their_groups() {
     assert_eq!(group["members"][0]["display"], "ada");
     assert_eq!(group["members"][0]["type"], "User");
 
-    // Unknown member: 400.
+    // A member not provisioned (yet) is kept as given.
     let (status, body) = s
         .scim(
             "POST",
             "/Groups",
             NORDIC,
-            Some(json!({"displayName": "X", "members": [{"value": "nope"}]})),
+            Some(json!({"displayName": "X", "members": [{"value": "later", "type": "User"}]})),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["members"], json!([{"value": "later", "type": "User"}]));
 
     let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
     let (status, body) = s

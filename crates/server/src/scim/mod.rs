@@ -143,7 +143,7 @@ pub fn routes() -> Router<AppState> {
             )
             .route(
                 &format!("{path}/.search"),
-                post(move |s: State<AppState>, h: HeaderMap, b: Bytes| search(kind, s, h, b)),
+                post(move |s: State<AppState>, h: HeaderMap, b: Bytes| search(Some(kind), s, h, b)),
             )
             .route(
                 &format!("{path}/{{id}}"),
@@ -173,6 +173,17 @@ pub fn routes() -> Router<AppState> {
             );
     }
     router
+        .route(
+            "/.search",
+            post(|s: State<AppState>, h: HeaderMap, b: Bytes| search(None, s, h, b)),
+        )
+        .fallback(|| async {
+            scim_error(
+                StatusCode::NOT_FOUND,
+                None,
+                "no such SCIM endpoint: /Users, /Groups, /.search, /ServiceProviderConfig, /ResourceTypes, /Schemas",
+            )
+        })
         .route("/ServiceProviderConfig", get(|h: HeaderMap| async move {
             scim_json(StatusCode::OK, discovery::service_provider_config(&base_url(&h)))
         }))
@@ -328,6 +339,8 @@ fn new_id() -> String {
 struct Directory {
     users: Vec<(ScimResource, Map<String, Value>)>,
     groups: Vec<(ScimResource, Map<String, Value>)>,
+    /// Ids of users and groups deleted through SCIM: members that no longer show.
+    deleted: HashSet<String>,
 }
 
 fn parse_document(resource: &ScimResource) -> Map<String, Value> {
@@ -341,13 +354,29 @@ impl Directory {
     async fn load(state: &AppState, tenant: &str) -> Result<Directory, Response> {
         let scim = state.store.scim();
         let users = scim
-            .scim_list(tenant, ScimType::User, false)
+            .scim_list(tenant, ScimType::User, true)
             .await
             .map_err(store_failed)?;
         let groups = scim
-            .scim_list(tenant, ScimType::Group, false)
+            .scim_list(tenant, ScimType::Group, true)
             .await
             .map_err(store_failed)?;
+        let deleted: HashSet<String> = users
+            .iter()
+            .chain(&groups)
+            .filter(|r| r.deleted_at.is_some())
+            .map(|r| r.id.clone())
+            .collect();
+        let (users, groups): (Vec<_>, Vec<_>) = (
+            users
+                .into_iter()
+                .filter(|r| r.deleted_at.is_none())
+                .collect(),
+            groups
+                .into_iter()
+                .filter(|r| r.deleted_at.is_none())
+                .collect(),
+        );
         let parse = |list: Vec<ScimResource>| {
             list.into_iter()
                 .map(|r| {
@@ -359,6 +388,7 @@ impl Directory {
         Ok(Directory {
             users: parse(users),
             groups: parse(groups),
+            deleted,
         })
     }
 
@@ -420,11 +450,21 @@ impl Directory {
                 }
             }
             ScimType::Group => {
-                let members: Vec<Value> = member_ids(doc)
-                    .filter_map(|id| {
-                        self.display(id).map(|(t, display)| {
-                            json!({"value": id, "display": display, "type": t.as_str(),
-                                   "$ref": format!("{base}/{}/{id}", endpoint(t))})
+                let members: Vec<Value> = doc
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| {
+                        let id = m.get("value").and_then(Value::as_str)?;
+                        if self.deleted.contains(id) {
+                            return None;
+                        }
+                        Some(match self.display(id) {
+                            Some((t, display)) => json!({"value": id, "display": display,
+                                "type": t.as_str(), "$ref": format!("{base}/{}/{id}", endpoint(t))}),
+                            // Not provisioned here (yet): shown as the client gave it.
+                            None => m.clone(),
                         })
                     })
                     .collect();
@@ -468,15 +508,14 @@ fn resource_response(status: StatusCode, rendered: Value, version: i64) -> Respo
 
 /// Checks and normalizes a resource body into the document stored: server-owned attributes
 /// (`id`, `meta`, `schemas`, a user's `groups`) and `password` dropped, names in the RFC's
-/// spelling, `active` a boolean, lists where lists belong, group members that exist. `known`
-/// members (already in the group) that have since been deleted are dropped silently; unknown new
+/// spelling, `active` a boolean, lists where lists belong; group members deleted through SCIM
+/// dropped, members not provisioned here kept as given
 /// ones are refused. Returns the document and its `name_key`.
 fn prepare(
     kind: ScimType,
     body: Value,
     directory: &Directory,
     own_id: Option<&str>,
-    known: &HashSet<String>,
 ) -> Result<(Map<String, Value>, String), Response> {
     let invalid =
         |detail: String| scim_error(StatusCode::BAD_REQUEST, Some("invalidValue"), detail);
@@ -506,6 +545,10 @@ fn prepare(
             continue;
         }
         doc.insert(name, value);
+    }
+    // An extension object carries no `schemas` of its own.
+    if let Some(Value::Object(ext)) = doc.get_mut(ENTERPRISE_SCHEMA) {
+        ext.retain(|k, _| !k.eq_ignore_ascii_case("schemas"));
     }
     if let Some(active) = doc.get_mut("active") {
         *active = match &*active {
@@ -567,16 +610,23 @@ fn prepare(
             if Some(id) == own_id {
                 return Err(invalid("a group cannot be a member of itself".to_string()));
             }
-            if directory.display(id).is_none() {
-                if known.contains(id) {
-                    continue;
-                }
-                return Err(invalid(format!(
-                    "member {id:?} is not a user or group of this tenant"
-                )));
+            if directory.deleted.contains(id) {
+                continue;
             }
             if seen.insert(id.to_string()) {
-                members.push(json!({"value": id}));
+                if directory.display(id).is_some() {
+                    members.push(json!({"value": id}));
+                } else {
+                    // A member not provisioned here: kept as given (an identity provider may
+                    // send a group before its users); it counts once that user exists.
+                    let mut kept = Map::new();
+                    for key in ["value", "$ref", "type", "display"] {
+                        if let Some(v) = get_ci(m, key) {
+                            kept.insert(key.to_string(), v.clone());
+                        }
+                    }
+                    members.push(Value::Object(kept));
+                }
             }
         }
         doc.insert("members".into(), Value::Array(members));
@@ -623,7 +673,7 @@ async fn create(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let (doc, name_key) = match prepare(kind, body, &directory, None, &HashSet::new()) {
+    let (doc, name_key) = match prepare(kind, body, &directory, None) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -766,11 +816,19 @@ async fn list(
         attributes: param(&query, "attributes").map(str::to_string),
         excluded: param(&query, "excludedAttributes").map(str::to_string),
     };
-    run_list(kind, &state, &headers, request).await
+    run_list(&[kind], &state, &headers, request).await
+}
+
+/// The types a search covers: one, or both for the root `/.search`.
+fn kinds(kind: Option<ScimType>) -> Vec<ScimType> {
+    match kind {
+        Some(kind) => vec![kind],
+        None => vec![ScimType::User, ScimType::Group],
+    }
 }
 
 async fn search(
-    kind: ScimType,
+    kind: Option<ScimType>,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
@@ -808,11 +866,11 @@ async fn search(
         attributes: text("attributes"),
         excluded: text("excludedAttributes"),
     };
-    run_list(kind, &state, &headers, request).await
+    run_list(&kinds(kind), &state, &headers, request).await
 }
 
 async fn run_list(
-    kind: ScimType,
+    kinds: &[ScimType],
     state: &AppState,
     headers: &HeaderMap,
     request: ListRequest,
@@ -854,9 +912,9 @@ async fn run_list(
         Err(r) => return r,
     };
     let base = base_url(headers);
-    let mut matched: Vec<Value> = directory
-        .of(kind)
+    let mut matched: Vec<Value> = kinds
         .iter()
+        .flat_map(|kind| directory.of(*kind))
         .map(|(r, doc)| directory.render(r, doc, &base))
         .filter(|v| filter.as_ref().is_none_or(|f| f.matches(v)))
         .collect();
@@ -1008,8 +1066,7 @@ async fn write(
                 Value::Object(doc)
             }
         };
-        let known: HashSet<String> = member_ids(old_doc).map(str::to_string).collect();
-        let (doc, name_key) = match prepare(kind, new_body, &directory, Some(&id), &known) {
+        let (doc, name_key) = match prepare(kind, new_body, &directory, Some(&id)) {
             Ok(x) => x,
             Err(r) => return r,
         };

@@ -37,6 +37,18 @@ struct Target {
 }
 
 fn parse_target(text: &str) -> Result<Target, PatchError> {
+    // The path is an extension's URN itself: the target is its whole object.
+    if super::is_schema_urn(text) {
+        return Ok(Target {
+            path: AttrPath {
+                uri: None,
+                attr: text.to_string(),
+                sub: None,
+            },
+            filter: None,
+            sub: None,
+        });
+    }
     match text.find('[') {
         None => {
             let path = AttrPath::parse(text).map_err(|e| fail("invalidPath", e))?;
