@@ -684,3 +684,72 @@ async fn pushed_agents_queues_and_teams_are_durable_or_rejected_whole() {
     let (status, _) = post("queues", "[]".into(), "nope").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn directory_sync_reads_what_scim_provisioned() {
+    use std::collections::BTreeMap;
+    use wfm_connectors::accounts::{AccountConfig, PropertyValue};
+
+    let s = start().await;
+    let ada = s.create_user(NORDIC, "ada", "Ada", "Lovelace").await;
+    let bob = s.create_user(NORDIC, "bob", "Bob", "Smith").await;
+    let (status, group) = s
+        .scim(
+            "POST",
+            "/Groups",
+            NORDIC,
+            Some(json!({"displayName": "Tier 1", "members": [{"value": ada["id"]}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    s.create_user("iberia-scim", "carla", "Carla", "Diaz").await;
+
+    let account = AccountConfig {
+        name: "nordic-scim".into(),
+        account_type: "scim".into(),
+        tenant: Some("nordic".into()),
+        properties: BTreeMap::from([(
+            "default_team".to_string(),
+            PropertyValue::Text("Agents".into()),
+        )]),
+    };
+    assert!(wfm_engine::directory_sources::readable("scim"));
+    let source = wfm_engine::directory_sources::open(&account, s.store.clone())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(source.check().await.ok);
+    let snapshot = source.snapshot("nordic").await.unwrap();
+    assert_eq!(snapshot.users.len(), 2, "only nordic's users");
+    let find = |id: &Value| {
+        snapshot
+            .users
+            .iter()
+            .find(|u| u.id == id.as_str().unwrap())
+            .unwrap()
+            .clone()
+    };
+    let a = find(&ada["id"]);
+    assert_eq!(
+        (a.first_name.as_str(), a.last_name.as_str()),
+        ("Ada", "Lovelace")
+    );
+    assert_eq!(a.groups, [group["id"].as_str().unwrap()]);
+    assert_eq!(a.attributes["userName"], "ada");
+    assert_eq!(a.email.as_deref(), Some("ada@example.com"));
+    let b = find(&bob["id"]);
+    assert_eq!(b.groups, ["Agents"], "no group: the default team");
+    assert!(snapshot.groups.iter().any(|g| g.id == "Agents"));
+
+    // A SCIM DELETE deactivates; it never removes the user from the directory.
+    let (status, _) = s
+        .scim(
+            "DELETE",
+            &format!("/Users/{}", bob["id"].as_str().unwrap()),
+            NORDIC,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let after = source.snapshot("nordic").await.unwrap();
+    assert_eq!(after.users.len(), 2);
+    assert!(!after.users.iter().find(|u| u.id == b.id).unwrap().active);
+}
