@@ -341,6 +341,10 @@ struct Directory {
     groups: Vec<(ScimResource, Map<String, Value>)>,
     /// Ids of users and groups deleted through SCIM: members that no longer show.
     deleted: HashSet<String>,
+    /// Position in `users` / `groups` by id.
+    index: HashMap<(ScimType, String), usize>,
+    /// Positions in `groups` of the groups each id is a member of.
+    member_of: HashMap<String, Vec<usize>>,
 }
 
 fn parse_document(resource: &ScimResource) -> Map<String, Value> {
@@ -385,10 +389,26 @@ impl Directory {
                 })
                 .collect()
         };
+        let users: Vec<(ScimResource, Map<String, Value>)> = parse(users);
+        let groups: Vec<(ScimResource, Map<String, Value>)> = parse(groups);
+        let mut index = HashMap::new();
+        for (kind, list) in [(ScimType::User, &users), (ScimType::Group, &groups)] {
+            for (i, (r, _)) in list.iter().enumerate() {
+                index.insert((kind, r.id.clone()), i);
+            }
+        }
+        let mut member_of: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (_, doc)) in groups.iter().enumerate() {
+            for id in member_ids(doc) {
+                member_of.entry(id.to_string()).or_default().push(i);
+            }
+        }
         Ok(Directory {
-            users: parse(users),
-            groups: parse(groups),
+            users,
+            groups,
             deleted,
+            index,
+            member_of,
         })
     }
 
@@ -400,7 +420,9 @@ impl Directory {
     }
 
     fn find(&self, kind: ScimType, id: &str) -> Option<&(ScimResource, Map<String, Value>)> {
-        self.of(kind).iter().find(|(r, _)| r.id == id)
+        self.index
+            .get(&(kind, id.to_string()))
+            .map(|&i| &self.of(kind)[i])
     }
 
     /// The display name of a live user or group.
@@ -437,9 +459,11 @@ impl Directory {
         match kind {
             ScimType::User => {
                 let groups: Vec<Value> = self
-                    .groups
-                    .iter()
-                    .filter(|(_, g)| member_ids(g).any(|m| m == resource.id))
+                    .member_of
+                    .get(&resource.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &self.groups[i])
                     .map(|(g, gdoc)| {
                         json!({"value": g.id, "display": gdoc.get("displayName").cloned().unwrap_or(Value::Null),
                                "$ref": format!("{base}/Groups/{}", g.id), "type": "direct"})
