@@ -66,6 +66,9 @@ pub enum PropertyValue {
     Duration(Duration),
     /// A table of text to text.
     Map(BTreeMap<String, String>),
+    /// A table of text to secrets (a secret property of kind [`PropertyKind::Map`]: each value
+    /// `env:NAME` or `file:PATH`); its `Debug` shows the keys only.
+    SecretMap(BTreeMap<String, Secret>),
 }
 
 impl fmt::Debug for PropertyValue {
@@ -77,6 +80,7 @@ impl fmt::Debug for PropertyValue {
             PropertyValue::Bool(b) => write!(f, "{b}"),
             PropertyValue::Duration(d) => write!(f, "{d:?}"),
             PropertyValue::Map(m) => write!(f, "{m:?}"),
+            PropertyValue::SecretMap(m) => write!(f, "{m:?}"),
         }
     }
 }
@@ -163,6 +167,14 @@ impl AccountConfig {
         }
     }
 
+    /// A secret table property (empty when unset).
+    pub fn secret_map(&self, name: &str) -> BTreeMap<String, Secret> {
+        match self.properties.get(name) {
+            Some(PropertyValue::SecretMap(m)) => m.clone(),
+            _ => BTreeMap::new(),
+        }
+    }
+
     /// A table property (empty when unset).
     pub fn map(&self, name: &str) -> BTreeMap<String, String> {
         match self.properties.get(name) {
@@ -230,6 +242,8 @@ pub fn account_types() -> &'static [AccountType] {
         crate::targets::loxysoft::ACCOUNT_TYPE,
         crate::targets::aspect_tcp::ACCOUNT_TYPE,
         crate::targets::nice::ACCOUNT_TYPE,
+        crate::sources::scim::ACCOUNT_TYPE,
+        crate::sources::serenova::ACCOUNT_TYPE,
     ]
 }
 

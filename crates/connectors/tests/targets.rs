@@ -99,7 +99,9 @@ fn account_types_list_file_and_realtime_targets() {
             "http_post",
             "loxysoft",
             "aspect_tcp",
-            "nice"
+            "nice",
+            "scim",
+            "serenova"
         ]
     );
 

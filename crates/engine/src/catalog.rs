@@ -219,16 +219,33 @@ fn secret(
     value: Option<&Value>,
     secrets: &Secrets<'_>,
 ) -> Result<Option<PropertyValue>, FieldError> {
+    if spec.kind == PropertyKind::Map {
+        return secret_map(field, spec, value, secrets);
+    }
     let text = match value {
         None => None,
         Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => return Err(FieldError::new(field, "must be text (the secret)")),
     };
+    let kept = || match secrets {
+        Secrets::Plain { keep } => keep.and_then(|a| a.secret(spec.name)).cloned(),
+        Secrets::Sealed { .. } => None,
+    };
+    Ok(one_secret(field, spec, text, kept, secrets)?.map(PropertyValue::Secret))
+}
+
+/// One secret value: plaintext from a request (`REDACTED` or absent keeps `kept`), or sealed from
+/// the store.
+fn one_secret(
+    field: &str,
+    spec: &PropertySpec,
+    text: Option<&str>,
+    kept: impl Fn() -> Option<Secret>,
+    secrets: &Secrets<'_>,
+) -> Result<Option<Secret>, FieldError> {
     match secrets {
-        Secrets::Plain { keep } => match text {
-            None | Some(REDACTED) => Ok(keep
-                .and_then(|a| a.secret(spec.name))
-                .map(|s| PropertyValue::Secret(s.clone()))),
+        Secrets::Plain { .. } => match text {
+            None | Some(REDACTED) => Ok(kept()),
             Some("") => Err(FieldError::new(
                 field,
                 "is empty; leave it out to keep the stored secret",
@@ -237,7 +254,7 @@ fn secret(
                 field,
                 "env: and file: references work only in wfm-bridge.toml; send the secret itself (it is stored encrypted)",
             )),
-            Some(s) => Ok(Some(PropertyValue::Secret(Secret::new(s)))),
+            Some(s) => Ok(Some(Secret::new(s))),
         },
         Secrets::Sealed { key, account } => match text {
             None => Ok(None),
@@ -250,11 +267,56 @@ fn secret(
                 };
                 let place = format!("account:{account}:{}", spec.name);
                 key.open(sealed, &place)
-                    .map(|s| Some(PropertyValue::Secret(Secret::new(s))))
+                    .map(|s| Some(Secret::new(s)))
                     .map_err(|e: SecretError| FieldError::new(field, e.to_string()))
             }
         },
     }
+}
+
+/// A secret map (`api_secrets = {master = "…"}`): each value a secret; a value left out or sent
+/// back as `REDACTED` keeps the stored one, and leaving the whole map out keeps it all.
+fn secret_map(
+    field: &str,
+    spec: &PropertySpec,
+    value: Option<&Value>,
+    secrets: &Secrets<'_>,
+) -> Result<Option<PropertyValue>, FieldError> {
+    let stored = |key: &str| match secrets {
+        Secrets::Plain { keep } => keep.and_then(|a| match a.properties.get(spec.name) {
+            Some(PropertyValue::SecretMap(m)) => m.get(key).cloned(),
+            _ => None,
+        }),
+        Secrets::Sealed { .. } => None,
+    };
+    let Some(value) = value else {
+        return Ok(match secrets {
+            Secrets::Plain { keep } => keep
+                .and_then(|a| a.properties.get(spec.name))
+                .filter(|v| matches!(v, PropertyValue::SecretMap(_)))
+                .cloned(),
+            Secrets::Sealed { .. } => None,
+        });
+    };
+    let object = value.as_object().ok_or_else(|| {
+        FieldError::new(
+            field,
+            "must be an object of secrets ({\"name\": \"secret\"})",
+        )
+    })?;
+    let mut out = BTreeMap::new();
+    for (k, v) in object {
+        let entry = format!("{field}.{k}");
+        let text = match v {
+            Value::String(s) => Some(s.as_str()),
+            Value::Null => None,
+            _ => return Err(FieldError::new(entry, "must be text (the secret)")),
+        };
+        if let Some(secret) = one_secret(&entry, spec, text, || stored(k), secrets)? {
+            out.insert(k.clone(), secret);
+        }
+    }
+    Ok(Some(PropertyValue::SecretMap(out)))
 }
 
 fn plain(field: &str, spec: &PropertySpec, value: &Value) -> Result<PropertyValue, FieldError> {
@@ -351,6 +413,9 @@ fn value_json(value: &PropertyValue, secret: &dyn Fn(&Secret) -> Value) -> Value
         PropertyValue::Bool(b) => json!(b),
         PropertyValue::Duration(d) => Value::String(duration_text(*d)),
         PropertyValue::Map(m) => json!(m),
+        PropertyValue::SecretMap(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), secret(v))).collect())
+        }
     }
 }
 
@@ -453,7 +518,7 @@ pub fn account_body(
     let missing = account
         .properties
         .iter()
-        .find(|(_, v)| matches!(v, PropertyValue::Secret(_)))
+        .find(|(_, v)| matches!(v, PropertyValue::Secret(_) | PropertyValue::SecretMap(_)))
         .map(|(name, _)| name.clone());
     if let (None, Some(name)) = (key, missing) {
         return Err(FieldError::new(
@@ -843,6 +908,56 @@ mod tests {
             err(json!({"name": "a", "type": "http_post"})).field,
             "properties.url"
         );
+    }
+
+    #[test]
+    fn secret_maps_are_sealed_value_by_value_and_kept_on_edit() {
+        let key = SecretKey::generate();
+        let doc = |secrets: Value| {
+            json!({"name": "acd", "type": "serenova",
+                   "properties": {"master": "main", "tenants": {"main": "t-1", "sub": "t-2"},
+                                  "api_keys": {"main": "k1", "sub": "k2"},
+                                  "api_secrets": secrets}})
+        };
+        let first = account_from_json(
+            &doc(json!({"main": "s3cret-main", "sub": "s3cret-sub"})),
+            &tenants(),
+            None,
+        )
+        .unwrap();
+        // One value changed, the other sent back redacted: the redacted one is kept.
+        let edited = account_from_json(
+            &doc(json!({"main": REDACTED, "sub": "n3w-sub"})),
+            &tenants(),
+            Some(&first),
+        )
+        .unwrap();
+        let Some(PropertyValue::SecretMap(m)) = edited.properties.get("api_secrets") else {
+            panic!("no secret map: {edited:?}");
+        };
+        assert_eq!(m["main"].expose(), "s3cret-main");
+        assert_eq!(m["sub"].expose(), "n3w-sub");
+        let body = account_body(&edited, Some(&key)).unwrap();
+        assert!(!body.contains("s3cret") && !body.contains("n3w"), "{body}");
+        let entry = CatalogEntry {
+            name: "acd".into(),
+            tenant: None,
+            kind: "serenova".into(),
+            body,
+            created_at: 1,
+            updated_at: 2,
+        };
+        let back = account_from_entry(&entry, Some(&key)).unwrap();
+        assert_eq!(
+            back.account.properties.get("api_secrets"),
+            edited.properties.get("api_secrets")
+        );
+        let shown = account_json(&back).to_string();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("n3w"),
+            "{shown}"
+        );
+        assert!(account_body(&edited, None).is_err());
     }
 
     #[test]

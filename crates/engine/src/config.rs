@@ -110,6 +110,8 @@ pub struct TenantSettings {
     pub tenant: Tenant,
     /// Bearer token of the tenant's ingest API.
     pub ingest_token: Option<Secret>,
+    /// Bearer token of the tenant's SCIM API, when it is not the ingest token.
+    pub scim_token: Option<Secret>,
 }
 
 /// What an admin token may do (`[[admin_tokens]] role`).
@@ -288,6 +290,7 @@ impl Config {
             };
             let admin_reasons = t.text_list("admin_reasons")?.unwrap_or_default();
             let ingest_token = t.secret("ingest_token")?;
+            let scim_token = t.secret("scim_token")?;
             let tenant = Tenant {
                 tenant: id.clone(),
                 name,
@@ -308,6 +311,7 @@ impl Config {
             tenants.push(TenantSettings {
                 tenant,
                 ingest_token,
+                scim_token,
             });
         }
 
@@ -917,9 +921,29 @@ impl<'a> Section<'a> {
         let Some(text) = self.text(key)? else {
             return Ok(None);
         };
+        self.resolve_secret(key, text).map(Some)
+    }
+
+    /// A table of secrets (`api_secrets = { master = "env:A", emea = "file:b" }`), each value
+    /// resolved like [`Section::secret`].
+    fn secret_map(&mut self, key: &str) -> Result<Option<BTreeMap<String, Secret>>, ConfigError> {
+        let Some(map) = self.text_map(key)? else {
+            return Ok(None);
+        };
+        map.into_iter()
+            .map(|(k, v)| {
+                self.resolve_secret(&format!("{key}.{k}"), v)
+                    .map(|s| (k, s))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()
+            .map(Some)
+    }
+
+    /// Resolves the text of the secret at `key`.
+    fn resolve_secret(&self, key: &str, text: String) -> Result<Secret, ConfigError> {
         if let Some(name) = text.strip_prefix("env:") {
             return match self.ctx.env.get(name) {
-                Some(value) if !value.is_empty() => Ok(Some(Secret::new(value.clone()))),
+                Some(value) if !value.is_empty() => Ok(Secret::new(value.clone())),
                 Some(_) => Err(self.error(key, format!("environment variable {name} is empty"))),
                 None => Err(self.error(key, format!("environment variable {name} is not set"))),
             };
@@ -930,9 +954,7 @@ impl<'a> Section<'a> {
                 _ => PathBuf::from(path),
             };
             return match std::fs::read_to_string(&path) {
-                Ok(value) if !value.trim().is_empty() => {
-                    Ok(Some(Secret::new(value.trim().to_string())))
-                }
+                Ok(value) if !value.trim().is_empty() => Ok(Secret::new(value.trim().to_string())),
                 Ok(_) => Err(self.error(key, format!("secret file {} is empty", path.display()))),
                 Err(e) => Err(self.error(
                     key,
@@ -945,13 +967,15 @@ impl<'a> Section<'a> {
             self.ctx.file,
             self.key(key)
         ));
-        Ok(Some(Secret::new(text)))
+        Ok(Secret::new(text))
     }
 
     /// A property of an account type or an option of a flow kind, checked against its spec.
     fn property(&mut self, spec: &PropertySpec) -> Result<Option<PropertyValue>, ConfigError> {
         let key = spec.name;
-        let value = if spec.secret {
+        let value = if spec.secret && spec.kind == PropertyKind::Map {
+            self.secret_map(key)?.map(PropertyValue::SecretMap)
+        } else if spec.secret {
             self.secret(key)?.map(PropertyValue::Secret)
         } else {
             match spec.kind {

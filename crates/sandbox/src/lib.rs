@@ -13,9 +13,12 @@
 //!   intake on one address.
 //! - [`tcp_sink`]: accepts TCP connections and records the fixed-width records it receives, the
 //!   counterpart of the `aspect_tcp` target; drops connections on command.
+//! - [`serenova`]: the CxEngage (Serenova) API's users, groups, skills and queues, per tenant with
+//!   Basic credentials, for the `serenova` directory source.
 //! - [`multipart`]: reading uploads (`multipart/form-data`) as the emulators receive them.
 
 pub mod calabrio;
 pub mod http_sink;
 pub mod multipart;
+pub mod serenova;
 pub mod tcp_sink;

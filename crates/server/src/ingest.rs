@@ -31,6 +31,8 @@ pub const MAX_BODY: usize = 32 * 1024 * 1024;
 pub struct TenantTokens {
     by_token: HashMap<String, String>,
     tenants: HashMap<String, bool>,
+    /// SCIM: the tenants' own `scim_token`s, token → tenant.
+    scim_by_token: HashMap<String, String>,
 }
 
 impl TenantTokens {
@@ -47,6 +49,43 @@ impl TenantTokens {
         }
         tokens
     }
+
+    /// Adds the SCIM tokens of the tenants that have one (`scim_token`); the others use their
+    /// ingest token for SCIM too.
+    pub fn with_scim_tokens<'a>(
+        mut self,
+        tenants: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> TenantTokens {
+        for (tenant, token) in tenants {
+            if let Some(token) = token {
+                self.scim_by_token
+                    .insert(token.to_string(), tenant.to_string());
+            }
+        }
+        self
+    }
+
+    /// The tenant a SCIM bearer token stands for: the tenant whose `scim_token` it is, or whose
+    /// `ingest_token` it is when that tenant has no `scim_token`. Err(403) for the ingest token of a
+    /// tenant that has a separate SCIM token, Err(401) for a token of nobody.
+    pub fn scim_tenant(&self, token: &str) -> Result<&str, Refusal> {
+        if let Some(tenant) = self.scim_by_token.get(token) {
+            return Ok(tenant);
+        }
+        match self.by_token.get(token) {
+            Some(tenant) if self.scim_by_token.values().any(|t| t == tenant) => Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "tenant {tenant:?} has a scim_token: use it for SCIM, not the ingest token"
+                ),
+            )),
+            Some(tenant) => Ok(tenant),
+            None => Err(Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "the bearer token is not valid",
+            )),
+        }
+    }
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -56,8 +95,10 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
 /// A refused request: the status and the message of its `{"error": …}` body.
 #[derive(Debug)]
 pub struct Refusal {
-    status: StatusCode,
-    message: String,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Why.
+    pub message: String,
 }
 
 impl Refusal {
@@ -115,35 +156,40 @@ pub fn authorize(tokens: &TenantTokens, tenant: &str, headers: &HeaderMap) -> Re
     }
 }
 
-/// Parses and checks a batch; every problem is `{index, field, reason}`.
-pub fn parse_batch(tenant: &str, body: &[u8]) -> Result<Vec<AgentStateEvent>, Vec<Value>> {
+/// The items of a batch body: a JSON array, or JSON Lines (blank lines skipped). A body that is
+/// neither is one problem `{index: null, field: null, reason}`.
+pub fn batch_items(body: &[u8]) -> Result<Vec<Value>, Vec<Value>> {
     let text = std::str::from_utf8(body).map_err(|e| {
         vec![
             json!({"index": null, "field": null, "reason": format!("the body is not UTF-8 ({e})")}),
         ]
     })?;
-    let items: Vec<Value> = if text.trim_start().starts_with('[') {
-        serde_json::from_str(text).map_err(|e| {
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(text).map_err(|e| {
             vec![json!({"index": null, "field": null, "reason": format!("the body is not a JSON array: {e}")})]
-        })?
-    } else {
-        let mut items = Vec::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            match serde_json::from_str(line) {
-                Ok(v) => items.push(v),
-                Err(e) => {
-                    return Err(vec![
-                        json!({"index": null, "line": i + 1, "field": null, "reason": format!("line {} is not JSON: {e}", i + 1)}),
-                    ]);
-                }
+        });
+    }
+    let mut items = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str(line) {
+            Ok(v) => items.push(v),
+            Err(e) => {
+                return Err(vec![
+                    json!({"index": null, "line": i + 1, "field": null, "reason": format!("line {} is not JSON: {e}", i + 1)}),
+                ]);
             }
         }
-        items
-    };
+    }
+    Ok(items)
+}
+
+/// Parses and checks a batch; every problem is `{index, field, reason}`.
+pub fn parse_batch(tenant: &str, body: &[u8]) -> Result<Vec<AgentStateEvent>, Vec<Value>> {
+    let items = batch_items(body)?;
     let mut events = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
     for (index, mut item) in items.into_iter().enumerate() {

@@ -2,6 +2,8 @@
 //! API and console join later.
 //!
 //! - `POST /api/v1/tenants/{tenant}/states`: pushed agent states (see [`ingest`]).
+//! - `POST /api/v1/tenants/{tenant}/agents|queues|teams`: the pushed directory (see [`push`]).
+//! - `/scim/v2/…`: the SCIM 2.0 server (see [`scim`]).
 //! - `GET /healthz`: the process is up (200).
 //! - `GET /readyz`: the store answers within two seconds (200), else 503 with the reason.
 //! - `GET /metrics`: the engine's metrics in the Prometheus text format.
@@ -12,6 +14,8 @@
 
 pub mod admin;
 pub mod ingest;
+pub mod push;
+pub mod scim;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -58,6 +62,19 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/tenants/{tenant}/states",
             post(ingest::post_states).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
         )
+        .route(
+            "/api/v1/tenants/{tenant}/agents",
+            post(push::post_agents).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/queues",
+            post(push::post_queues).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/teams",
+            post(push::post_teams).layer(DefaultBodyLimit::max(ingest::MAX_BODY)),
+        )
+        .nest("/scim/v2", scim::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

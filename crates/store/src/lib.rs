@@ -18,6 +18,7 @@ mod error;
 mod migrations;
 mod postgres;
 mod schema;
+mod scim;
 mod sqlite;
 mod url;
 
@@ -28,6 +29,7 @@ use wfm_model::{Record, RecordKind, Tenant};
 
 pub use catalog::{CatalogEntry, CatalogTable};
 pub use error::StoreError;
+pub use scim::{ScimResource, ScimStore, ScimType, ScimWrite};
 pub use url::{SqliteLocation, StoreUrl};
 
 /// What one [`StoreTx::write`] did.
@@ -504,6 +506,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes an entry; returns false when there was none of that name.
     async fn delete_catalog(&self, table: CatalogTable, name: &str) -> Result<bool, StoreError>;
+
+    /// The SCIM server's users and groups.
+    fn scim(&self) -> &dyn ScimStore;
 }
 
 /// One write transaction.

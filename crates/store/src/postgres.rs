@@ -17,6 +17,7 @@
 
 mod catalog;
 mod engine;
+mod scim;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -660,6 +661,10 @@ impl Store for PostgresStore {
         let context = format!("deleting {} {name:?} on {}", table.noun(), self.describe);
         let client = self.client(&context).await?;
         catalog::delete(&client, &context, table, name).await
+    }
+
+    fn scim(&self) -> &dyn crate::ScimStore {
+        self
     }
 }
 

@@ -27,6 +27,7 @@
 
 mod catalog;
 mod engine;
+mod scim;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -866,6 +867,10 @@ impl Store for SqliteStore {
             catalog::delete(conn, &context, table, &name)
         })
         .await
+    }
+
+    fn scim(&self) -> &dyn crate::ScimStore {
+        self
     }
 }
 

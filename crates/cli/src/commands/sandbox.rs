@@ -63,6 +63,20 @@ pub enum Emulator {
         #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
         encoding: Encoding,
     },
+    /// The CxEngage (Serenova) API's users, groups, skills and queues, per tenant with Basic
+    /// credentials (the counterpart of `serenova` accounts). Its data is set over
+    /// PUT /_sandbox/directory; PATCH /_sandbox/tenants/{tenant}/{users|groups|skills|queues}/{id}
+    /// renames or disables one thing.
+    Serenova {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9095")]
+        listen: std::net::SocketAddr,
+
+        /// Start with the tenants, credentials and entities of this JSON file
+        /// ({"tenants": [{"id", "key", "secret", "users", "groups", "skills", "queues"}]}).
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+    },
 }
 
 /// Encodings of `sandbox tcp-sink`.
@@ -167,6 +181,32 @@ pub async fn run(args: SandboxArgs, ctx: &Context) -> Result<()> {
                 _ = tokio::signal::ctrl_c() => {}
             }
             sink.stop().await;
+            Ok(())
+        }
+        Emulator::Serenova { listen, data } => {
+            let data = match data {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    serde_json::from_str(&text).with_context(|| {
+                        format!(
+                            "{}: not Serenova sandbox data ({{\"tenants\": [{{\"id\", \"key\", \"secret\", \"users\", …}}]}})",
+                            path.display()
+                        )
+                    })?
+                }
+                None => wfm_sandbox::serenova::SerenovaData::default(),
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            ctx.out.say(format!(
+                "CxEngage (Serenova) emulator on http://{listen}/ (data: PUT http://{listen}/_sandbox/directory); Ctrl-C stops it"
+            ));
+            tokio::select! {
+                served = wfm_sandbox::serenova::serve(listener, data) => served?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
             Ok(())
         }
     }

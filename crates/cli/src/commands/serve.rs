@@ -50,6 +50,12 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
             t.tenant.tenant.as_str(),
             t.ingest_token.as_ref().map(|s| s.expose()),
         )
+    }))
+    .with_scim_tokens(engine.config.tenants.iter().map(|t| {
+        (
+            t.tenant.tenant.as_str(),
+            t.scim_token.as_ref().map(|s| s.expose()),
+        )
     }));
     let state = wfm_server::AppState {
         store: engine.store.clone(),

@@ -7,6 +7,8 @@
 
 pub mod file_drop;
 pub mod files;
+pub mod scim;
+pub mod serenova;
 
 use async_trait::async_trait;
 use serde::Serialize;

@@ -419,3 +419,59 @@ fn the_secrets_key_comes_from_the_environment_or_a_key_file() {
         .to_string();
     assert!(bad.contains("not base64 of 32 bytes (5 bytes)"), "{bad}");
 }
+
+#[test]
+fn scim_tokens_and_secret_maps_resolve_and_stay_hidden() {
+    let text = r#"
+[[tenants]]
+id = "acme"
+ingest_token = "env:NORDIC_TOKEN"
+scim_token = "env:NORDIC_TOKEN"
+
+[[accounts]]
+name = "acme-scim"
+type = "scim"
+tenant = "acme"
+default_team = "Agents"
+
+[[accounts]]
+name = "cx"
+type = "serenova"
+tenant = "acme"
+master = "acme"
+tenants = { acme = "t-1", acme-nordic = "t-2" }
+api_keys = { acme = "k1", acme-nordic = "k2" }
+api_secrets = { acme = "env:NORDIC_TOKEN", acme-nordic = "env:NORDIC_TOKEN" }
+"#;
+    let config = parse(text).unwrap();
+    let secret = env()[0].1.clone();
+    assert_eq!(
+        config.tenants[0].scim_token.as_ref().unwrap().expose(),
+        secret
+    );
+    let cx = config.account("cx").unwrap();
+    assert_eq!(cx.secret_map("api_secrets")["acme-nordic"].expose(), secret);
+    assert!(!format!("{cx:?}").contains(&secret), "no secret in Debug");
+
+    let missing = text.replace(
+        "acme-nordic = \"env:NORDIC_TOKEN\" }",
+        "acme-nordic = \"env:MISSING\" }",
+    );
+    let err = error(&missing);
+    assert!(
+        err.contains(
+            "accounts.cx.api_secrets.acme-nordic: environment variable MISSING is not set"
+        ),
+        "{err}"
+    );
+    let no_key = text.replace(
+        "api_keys = { acme = \"k1\", acme-nordic = \"k2\" }",
+        "api_keys = { acme = \"k1\" }",
+    );
+    let err = error(&no_key);
+    assert!(err.contains("api_keys.acme-nordic is missing"), "{err}");
+    let second_scim = format!(
+        "{text}\n[[accounts]]\nname = \"again\"\ntype = \"scim\"\ntenant = \"acme\"\ndefault_team = \"X\"\n"
+    );
+    assert!(error(&second_scim).contains("only one scim account is allowed per tenant"));
+}
