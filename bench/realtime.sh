@@ -3,9 +3,9 @@
 # `wfm-bridge serve` (SQLite store), latency from the ingest's 2xx to the target with a 1-second
 # update clock, and the time to build and serialise a 20,000-agent snapshot.
 #
-# usage: bench/realtime.sh [SECONDS]
+# usage: bench/realtime.sh [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p wfm-bridge
 cargo run --release --quiet -p wfm-engine --example snapshot
-cargo run --release --quiet -p wfm-server --example realtime_load -- "$PWD/target/release/wfm-bridge" "${1:-20}"
+cargo run --release --quiet -p wfm-server --example realtime_load -- "$PWD/target/release/wfm-bridge" "${1:-20}" "${2:-8}"

@@ -7,7 +7,7 @@
 //!    moment the target (the sandbox HTTP sink, in this process) receives a message carrying that
 //!    agent's new state, with `update_every = 1s`; prints p50 and p99.
 //!
-//! usage: cargo run --release -p wfm-server --example realtime_load -- BINARY [SECONDS]
+//! usage: cargo run --release -p wfm-server --example realtime_load -- BINARY [SECONDS] [CONNECTIONS]
 //! (BINARY is the release `wfm-bridge`; bench/realtime.sh builds and passes it.)
 
 use std::collections::HashMap;
@@ -21,7 +21,6 @@ use wfm_sandbox::http_sink::HttpSink;
 
 const AGENTS: usize = 20_000;
 const BATCH: usize = 500;
-const CONNECTIONS: usize = 8;
 const STATES: [&str; 4] = ["ready", "busy", "acw", "not_ready"];
 
 #[tokio::main]
@@ -29,6 +28,8 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let binary = args.next().expect("usage: realtime_load BINARY [SECONDS]");
     let seconds: u64 = args.next().map_or(20, |s| s.parse().expect("seconds"));
+    // Concurrent pushers (ACD adapters); each waits for its 2xx before sending the next batch.
+    let connections: usize = args.next().map_or(8, |s| s.parse().expect("connections"));
 
     let sink = HttpSink::start("127.0.0.1:0").await.expect("sink");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -93,14 +94,14 @@ snapshot_every = "15m"
     let sent = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut workers = Vec::new();
-    for worker in 0..CONNECTIONS {
+    for worker in 0..connections {
         let (client, url, sent) = (client.clone(), url.clone(), sent.clone());
         workers.push(tokio::spawn(async move {
             let mut round = 0u64;
             while Instant::now() < deadline {
                 let events: Vec<serde_json::Value> = (0..BATCH)
                     .map(|i| {
-                        let n = (round as usize * BATCH * CONNECTIONS + worker * BATCH + i) % AGENTS;
+                        let n = (round as usize * BATCH * connections + worker * BATCH + i) % AGENTS;
                         // Distinct instants per agent: one millisecond apart per round.
                         let at = jiff::Timestamp::from_millisecond(start_ms + round as i64 * 10 + worker as i64).unwrap();
                         json!({"agent": format!("a{n:05}"), "at": at.to_string(), "state": STATES[(round as usize + i) % 4]})
@@ -120,7 +121,7 @@ snapshot_every = "15m"
     let elapsed = began.elapsed().as_secs_f64();
     let events = sent.load(Ordering::Relaxed);
     println!(
-        "ingest: {events} events in {elapsed:.1} s = {:.0} events/s acknowledged (batches of {BATCH}, {CONNECTIONS} connections, {AGENTS} agents)",
+        "ingest: {events} events in {elapsed:.1} s = {:.0} events/s acknowledged (batches of {BATCH}, {connections} connections, {AGENTS} agents)",
         events as f64 / elapsed
     );
 
