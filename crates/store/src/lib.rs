@@ -12,6 +12,7 @@
 //! `changed_at`, is not touched.
 
 mod codec;
+mod directory;
 mod engine_tables;
 mod error;
 mod migrations;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use wfm_model::{Record, RecordKind, Tenant};
 
+pub use directory::{DirectoryLogEntry, DirectoryLogFilter, NewDirectoryLogEntry, PersonLink};
 pub use error::StoreError;
 pub use url::{SqliteLocation, StoreUrl};
 
@@ -485,6 +487,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs, newest first, of one flow or all.
     async fn runs(&self, flow: Option<&str>, limit: usize) -> Result<Vec<Run>, StoreError>;
+
+    /// The directory snapshot a directory flow saved last for (tenant, source), if any.
+    async fn directory_snapshot(
+        &self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+    ) -> Result<Option<wfm_model::DirectorySnapshot>, StoreError>;
+
+    /// The persons created in `target` for `tenant`, in (source, external id) order.
+    async fn persons(&self, tenant: &str, target: &str) -> Result<Vec<PersonLink>, StoreError>;
+
+    /// Directory audit-log entries, newest first.
+    async fn directory_log(
+        &self,
+        filter: &DirectoryLogFilter,
+    ) -> Result<Vec<DirectoryLogEntry>, StoreError>;
 }
 
 /// One write transaction.
@@ -510,6 +529,27 @@ pub trait StoreTx: Send {
         flow: &str,
         key: Option<&str>,
         before_id: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Saves the directory a directory flow read from `source` (replacing the previous one), taken
+    /// at `at` (epoch ms).
+    async fn save_directory_snapshot(
+        &mut self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+        snapshot: &wfm_model::DirectorySnapshot,
+        at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Records persons created in a target. A (tenant, target, source, external id) already
+    /// recorded keeps its person; returns how many were added.
+    async fn add_persons(&mut self, persons: Vec<PersonLink>) -> Result<u64, StoreError>;
+
+    /// Appends entries to the directory audit log; returns how many.
+    async fn log_directory_changes(
+        &mut self,
+        entries: Vec<NewDirectoryLogEntry>,
     ) -> Result<u64, StoreError>;
 
     /// Makes everything written visible at once.

@@ -50,6 +50,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: &[include_str!("../migrations/0004_statistics_windows.sql")],
         postgres: &[include_str!("../migrations/0004_statistics_windows.sql")],
     },
+    Migration {
+        version: 5,
+        sqlite: &[include_str!("../migrations/sqlite/0005_directory.sql")],
+        postgres: &[include_str!("../migrations/postgres/0005_directory.sql")],
+    },
 ];
 
 /// The table that records applied migrations (same SQL on both backends).

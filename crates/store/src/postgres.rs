@@ -15,6 +15,7 @@
 //! appear there any more, and a cursor handed out never has a later commit sort before it. The
 //! engine's tables (cursors, outbox, runs) are in the `engine` submodule.
 
+mod directory;
 mod engine;
 
 use std::borrow::Cow;
@@ -626,6 +627,42 @@ impl Store for PostgresStore {
         let client = self.client(&context).await?;
         engine::runs(&client, &self.describe, &context, flow, limit).await
     }
+
+    async fn directory_snapshot(
+        &self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+    ) -> Result<Option<wfm_model::DirectorySnapshot>, StoreError> {
+        let context = format!(
+            "reading the directory snapshot of flow {flow} on {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        directory::snapshot(&client, &self.describe, &context, (flow, tenant, source)).await
+    }
+
+    async fn persons(
+        &self,
+        tenant: &str,
+        target: &str,
+    ) -> Result<Vec<crate::PersonLink>, StoreError> {
+        let context = format!(
+            "reading the persons of {tenant} in {target} on {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        directory::persons(&client, &self.describe, &context, tenant, target).await
+    }
+
+    async fn directory_log(
+        &self,
+        filter: &crate::DirectoryLogFilter,
+    ) -> Result<Vec<crate::DirectoryLogEntry>, StoreError> {
+        let context = format!("listing the directory log on {}", self.describe);
+        let client = self.client(&context).await?;
+        directory::log_list(&client, &self.describe, &context, filter).await
+    }
 }
 
 /// Runs a query whose rows are records of `kind` ([`Table::column_list`]) followed by `extra`
@@ -843,6 +880,55 @@ impl StoreTx for PostgresTx {
         let context = format!("{what} on {}", self.describe);
         let result = match self.usable(&what) {
             Ok(client) => engine::supersede(client, &context, flow, key, before_id).await,
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn save_directory_snapshot(
+        &mut self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+        snapshot: &wfm_model::DirectorySnapshot,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let what = format!("saving the directory snapshot of flow {flow}");
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => {
+                directory::save_snapshot(client, &context, (flow, tenant, source), snapshot, at)
+                    .await
+            }
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn add_persons(&mut self, persons: Vec<crate::PersonLink>) -> Result<u64, StoreError> {
+        if persons.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("recording {} persons", persons.len());
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => directory::add_persons(client, &context, &persons).await,
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn log_directory_changes(
+        &mut self,
+        entries: Vec<crate::NewDirectoryLogEntry>,
+    ) -> Result<u64, StoreError> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("logging {} directory changes", entries.len());
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => directory::log(client, &context, &entries).await,
             Err(e) => return Err(e),
         };
         self.note(result)
