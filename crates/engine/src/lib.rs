@@ -6,6 +6,7 @@
 mod clock;
 pub mod config;
 pub mod delivery;
+pub mod directory;
 pub mod export;
 pub mod flows;
 pub mod import;
