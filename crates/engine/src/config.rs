@@ -318,88 +318,92 @@ impl Config {
             let source = f.text("source")?.filter(|s| s != "store");
             let target = f.text("target")?.filter(|t| t != "store");
             let on_invalid = f.text("on_invalid")?;
-            let direction = match (source, target) {
-                (Some(source), None) => {
-                    let Some(account) = accounts.iter().find(|a| a.name == source) else {
-                        return Err(f.error(
-                            "source",
-                            format!(
-                                "{source:?} is not a configured account (accounts: {})",
-                                names(&accounts)
-                            ),
-                        ));
-                    };
-                    if account_type(&account.account_type)
-                        .and_then(|t| t.build_source)
-                        .is_none()
-                    {
-                        return Err(f.error(
-                            "source",
-                            format!(
-                                "{source:?} is a {} account, which cannot be read from",
-                                account.account_type
-                            ),
-                        ));
-                    }
-                    let on_invalid = match on_invalid.as_deref() {
-                        None | Some("skip") => OnInvalid::Skip,
-                        Some("stop") => OnInvalid::Stop,
-                        Some(other) => {
+            let direction = if kind == FlowKind::Directory {
+                sync_direction(&f, source, target, on_invalid, &accounts)?
+            } else {
+                match (source, target) {
+                    (Some(source), None) => {
+                        let Some(account) = accounts.iter().find(|a| a.name == source) else {
                             return Err(f.error(
+                                "source",
+                                format!(
+                                    "{source:?} is not a configured account (accounts: {})",
+                                    names(&accounts)
+                                ),
+                            ));
+                        };
+                        if account_type(&account.account_type)
+                            .and_then(|t| t.build_source)
+                            .is_none()
+                        {
+                            return Err(f.error(
+                                "source",
+                                format!(
+                                    "{source:?} is a {} account, which cannot be read from",
+                                    account.account_type
+                                ),
+                            ));
+                        }
+                        let on_invalid = match on_invalid.as_deref() {
+                            None | Some("skip") => OnInvalid::Skip,
+                            Some("stop") => OnInvalid::Stop,
+                            Some(other) => {
+                                return Err(f.error(
                                 "on_invalid",
                                 format!("{other:?}: write \"skip\" (import the valid records, set the rest aside) or \"stop\" (fail the run, keep the file)"),
                             ));
+                            }
+                        };
+                        if !kind.can_ingest() {
+                            return Err(f.error(
+                                "source",
+                                format!("flows of kind {kind} cannot read from an account"),
+                            ));
                         }
-                    };
-                    if !kind.can_ingest() {
-                        return Err(f.error(
-                            "source",
-                            format!("flows of kind {kind} cannot read from an account"),
-                        ));
+                        FlowDirection::Ingest { source, on_invalid }
                     }
-                    FlowDirection::Ingest { source, on_invalid }
-                }
-                (None, Some(target)) => {
-                    let Some(account) = accounts.iter().find(|a| a.name == target) else {
-                        return Err(f.error(
-                            "target",
-                            format!(
-                                "{target:?} is not a configured account (accounts: {})",
-                                names(&accounts)
-                            ),
-                        ));
-                    };
-                    if account_type(&account.account_type)
-                        .and_then(|t| t.build)
-                        .is_none()
-                    {
-                        return Err(f.error(
-                            "target",
-                            format!(
-                                "{target:?} is a {} account, which cannot be delivered to",
-                                account.account_type
-                            ),
-                        ));
+                    (None, Some(target)) => {
+                        let Some(account) = accounts.iter().find(|a| a.name == target) else {
+                            return Err(f.error(
+                                "target",
+                                format!(
+                                    "{target:?} is not a configured account (accounts: {})",
+                                    names(&accounts)
+                                ),
+                            ));
+                        };
+                        if account_type(&account.account_type)
+                            .and_then(|t| t.build)
+                            .is_none()
+                        {
+                            return Err(f.error(
+                                "target",
+                                format!(
+                                    "{target:?} is a {} account, which cannot be delivered to",
+                                    account.account_type
+                                ),
+                            ));
+                        }
+                        if on_invalid.is_some() {
+                            return Err(f.error(
+                                "on_invalid",
+                                "only applies to flows that read from a source account".to_string(),
+                            ));
+                        }
+                        FlowDirection::Deliver { target }
                     }
-                    if on_invalid.is_some() {
+                    (Some(_), Some(_)) => {
                         return Err(f.error(
-                            "on_invalid",
-                            "only applies to flows that read from a source account".to_string(),
-                        ));
-                    }
-                    FlowDirection::Deliver { target }
-                }
-                (Some(_), Some(_)) => {
-                    return Err(f.error(
                         "target",
                         "a flow reads from a source account into the store, or from the store to a target account; set one of source and target".to_string(),
                     ));
-                }
-                (None, None) => {
-                    return Err(f.error(
+                    }
+                    (None, None) => {
+                        return Err(f.error(
                         "target",
                         "is required: the account this flow delivers to (or set source to read from an account into the store)".to_string(),
                     ));
+                    }
                 }
             };
             let every = f.duration("every")?;
@@ -431,7 +435,7 @@ impl Config {
             let enabled = f.bool("enabled")?.unwrap_or(true);
             let mut options = BTreeMap::new();
             let specs = match direction {
-                FlowDirection::Deliver { .. } => kind.options(),
+                FlowDirection::Deliver { .. } | FlowDirection::Sync { .. } => kind.options(),
                 FlowDirection::Ingest { .. } => &[],
             };
             for spec in specs {
@@ -530,6 +534,81 @@ pub fn store_url(path: &Path) -> Result<Option<String>, ConfigError> {
             message: "must be text".to_string(),
         }),
     }
+}
+
+/// The direction of a directory flow: a target account that can be delivered to, and a source
+/// that is the store (unset or `"store"`) or an account whose type reads as a directory.
+fn sync_direction(
+    f: &Section<'_>,
+    source: Option<String>,
+    target: Option<String>,
+    on_invalid: Option<String>,
+    accounts: &[AccountConfig],
+) -> Result<FlowDirection, ConfigError> {
+    if on_invalid.is_some() {
+        return Err(f.error(
+            "on_invalid",
+            "only applies to flows that read records into the store".to_string(),
+        ));
+    }
+    let Some(target) = target else {
+        return Err(f.error(
+            "target",
+            "is required: the account directory changes go to (a calabrio_wfm, files or http account)"
+                .to_string(),
+        ));
+    };
+    let Some(account) = accounts.iter().find(|a| a.name == target) else {
+        return Err(f.error(
+            "target",
+            format!(
+                "{target:?} is not a configured account (accounts: {})",
+                names(accounts)
+            ),
+        ));
+    };
+    if account_type(&account.account_type)
+        .and_then(|t| t.build)
+        .is_none()
+    {
+        return Err(f.error(
+            "target",
+            format!(
+                "{target:?} is a {} account, which cannot be delivered to",
+                account.account_type
+            ),
+        ));
+    }
+    if let Some(source) = &source {
+        let Some(account) = accounts.iter().find(|a| &a.name == source) else {
+            return Err(f.error(
+                "source",
+                format!(
+                    "{source:?} is not a configured account; write \"store\" (the default) to sync the store's agents and queues (accounts: {})",
+                    names(accounts)
+                ),
+            ));
+        };
+        if account_type(&account.account_type)
+            .and_then(|t| t.build_directory)
+            .is_none()
+        {
+            let readable: Vec<&str> = account_types()
+                .iter()
+                .filter(|t| t.build_directory.is_some())
+                .map(|t| t.name)
+                .collect();
+            return Err(f.error(
+                "source",
+                format!(
+                    "{source:?} is a {} account, which has no directory to read; use \"store\" or an account of type {}",
+                    account.account_type,
+                    if readable.is_empty() { "none yet".to_string() } else { readable.join(", ") }
+                ),
+            ));
+        }
+    }
+    Ok(FlowDirection::Sync { source, target })
 }
 
 fn names(accounts: &[AccountConfig]) -> String {

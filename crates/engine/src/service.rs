@@ -9,7 +9,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use tokio::sync::{Notify, watch};
 use wfm_connectors::accounts::{AccountError, account_type};
-use wfm_connectors::sources::Source;
+use wfm_connectors::sources::{DirectorySource, Source};
 use wfm_connectors::targets::{CheckVerdict, Target};
 use wfm_model::Record;
 use wfm_store::{Store, StoreError};
@@ -48,6 +48,7 @@ pub struct Engine {
     pub tracker: StateTracker,
     targets: BTreeMap<String, Arc<dyn Target>>,
     sources: BTreeMap<String, Arc<dyn Source>>,
+    directories: BTreeMap<String, Arc<dyn DirectorySource>>,
     wake: Arc<Notify>,
 }
 
@@ -56,6 +57,7 @@ impl Engine {
     pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
         let mut targets: BTreeMap<String, Arc<dyn Target>> = BTreeMap::new();
         let mut sources: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
+        let mut directories: BTreeMap<String, Arc<dyn DirectorySource>> = BTreeMap::new();
         for account in &config.accounts {
             let ty = account_type(&account.account_type).ok_or_else(|| {
                 EngineError::Unknown(format!("account type {} is unknown", account.account_type))
@@ -65,6 +67,9 @@ impl Engine {
             }
             if let Some(build_source) = ty.build_source {
                 sources.insert(account.name.clone(), Arc::from(build_source(account)?));
+            }
+            if let Some(build_directory) = ty.build_directory {
+                directories.insert(account.name.clone(), Arc::from(build_directory(account)?));
             }
         }
         if !config.tenants.is_empty() {
@@ -86,6 +91,7 @@ impl Engine {
             tracker: StateTracker::default(),
             targets,
             sources,
+            directories,
             wake: Arc::new(Notify::new()),
         })
     }
@@ -118,6 +124,7 @@ impl Engine {
                 flow: f.clone(),
                 zone: self.zone(&f.tenant),
                 source: self.source_of(f),
+                directory: self.directory_of(f),
             })
             .collect();
         let scheduler = scheduler::run(
@@ -149,7 +156,16 @@ impl Engine {
         })?;
         let (_keep, stop) = watch::channel(false);
         let source = self.source_of(flow);
-        Ok(run_once(&self.store, flow, source.as_deref(), &self.metrics, &stop).await?)
+        let directory = self.directory_of(flow);
+        Ok(run_once(
+            &self.store,
+            flow,
+            source.as_deref(),
+            directory.as_deref(),
+            &self.metrics,
+            &stop,
+        )
+        .await?)
     }
 
     /// Tests an account's connection: as the target it is, and as the source a flow reads it as.
@@ -174,6 +190,21 @@ impl Engine {
 
     fn source_of(&self, flow: &FlowSettings) -> Option<Arc<dyn Source>> {
         self.sources.get(flow.source()?).cloned()
+    }
+
+    /// The directory source a directory flow reads: its account's, or the store's own directory
+    /// when it names none (`source = "store"`).
+    pub fn directory_of(&self, flow: &FlowSettings) -> Option<Arc<dyn DirectorySource>> {
+        match &flow.direction {
+            crate::flows::FlowDirection::Sync {
+                source: Some(source),
+                ..
+            } => self.directories.get(source).cloned(),
+            crate::flows::FlowDirection::Sync { source: None, .. } => Some(Arc::new(
+                crate::directory::StoreDirectory::new(self.store.clone()),
+            )),
+            _ => None,
+        }
     }
 
     fn zone(&self, tenant: &str) -> TimeZone {

@@ -6,6 +6,7 @@
 //! worker sends the messages later.
 
 pub mod agent_states;
+pub mod directory;
 mod ingest;
 mod interactions;
 mod interval_stats;
@@ -16,7 +17,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use wfm_connectors::accounts::{PropertySpec, PropertyValue};
-use wfm_connectors::sources::Source;
+use wfm_connectors::sources::{DirectorySource, Source};
 use wfm_model::Schedule;
 use wfm_store::{Store, StoreError};
 
@@ -29,17 +30,21 @@ pub enum FlowKind {
     IntervalStats,
     /// Every agent's current state to a real-time target: snapshots and deltas.
     AgentStates,
+    /// Directory sync: changes of a source's agents, teams and queues to a target's persons,
+    /// teams and service queues.
+    Directory,
 }
 
 /// Kinds named in the design that later versions add; configuring one says so plainly.
-const PLANNED: [&str; 5] = ["directory", "forecast", "schedules", "timecards", "leave"];
+const PLANNED: [&str; 4] = ["forecast", "schedules", "timecards", "leave"];
 
 impl FlowKind {
     /// Every kind this version runs.
-    pub const ALL: [FlowKind; 3] = [
+    pub const ALL: [FlowKind; 4] = [
         FlowKind::Interactions,
         FlowKind::IntervalStats,
         FlowKind::AgentStates,
+        FlowKind::Directory,
     ];
 
     /// The name used in configuration.
@@ -48,6 +53,7 @@ impl FlowKind {
             FlowKind::Interactions => "interactions",
             FlowKind::IntervalStats => "interval_stats",
             FlowKind::AgentStates => "agent_states",
+            FlowKind::Directory => "directory",
         }
     }
 
@@ -57,6 +63,7 @@ impl FlowKind {
             FlowKind::Interactions => interactions::OPTIONS,
             FlowKind::IntervalStats => interval_stats::OPTIONS,
             FlowKind::AgentStates => agent_states::OPTIONS,
+            FlowKind::Directory => directory::OPTIONS,
         }
     }
 
@@ -66,6 +73,7 @@ impl FlowKind {
             FlowKind::Interactions => Ok(()),
             FlowKind::IntervalStats => interval_stats::check_options(flow),
             FlowKind::AgentStates => agent_states::check_options(flow),
+            FlowKind::Directory => directory::check_options(flow),
         }
     }
 
@@ -78,7 +86,7 @@ impl FlowKind {
     pub fn streams(self) -> &'static [wfm_model::RecordKind] {
         match self {
             FlowKind::Interactions => &[wfm_model::RecordKind::Interactions],
-            FlowKind::IntervalStats | FlowKind::AgentStates => &[],
+            FlowKind::IntervalStats | FlowKind::AgentStates | FlowKind::Directory => &[],
         }
     }
 
@@ -90,6 +98,8 @@ impl FlowKind {
             FlowKind::IntervalStats => Some(Schedule::Every(Duration::from_secs(15 * 60))),
             // Runs on its own clocks (update_every, snapshot_every).
             FlowKind::AgentStates => Some(Schedule::Continuous),
+            // Playvox syncs users daily to hourly: hourly.
+            FlowKind::Directory => Some(Schedule::Every(Duration::from_secs(60 * 60))),
         }
     }
 }
@@ -137,6 +147,14 @@ pub enum FlowDirection {
         /// What to do with records that are not valid.
         on_invalid: OnInvalid,
     },
+    /// From a directory source to a target account (directory sync): the source is read whole on
+    /// every run and compared with what the flow saw last.
+    Sync {
+        /// The directory-source account, or `None` for the store's own agents and queues.
+        source: Option<String>,
+        /// Account it delivers to.
+        target: String,
+    },
 }
 
 /// What an ingesting flow does with invalid input.
@@ -172,7 +190,7 @@ impl FlowSettings {
     /// The account the flow delivers to, if it delivers.
     pub fn target(&self) -> Option<&str> {
         match &self.direction {
-            FlowDirection::Deliver { target } => Some(target),
+            FlowDirection::Deliver { target } | FlowDirection::Sync { target, .. } => Some(target),
             FlowDirection::Ingest { .. } => None,
         }
     }
@@ -181,7 +199,7 @@ impl FlowSettings {
     pub fn source(&self) -> Option<&str> {
         match &self.direction {
             FlowDirection::Ingest { source, .. } => Some(source),
-            FlowDirection::Deliver { .. } => None,
+            FlowDirection::Deliver { .. } | FlowDirection::Sync { .. } => None,
         }
     }
 
@@ -244,12 +262,27 @@ pub enum FlowError {
 
 /// Runs the steps of one flow until it has caught up, or until `stop` turns true between steps.
 /// `source` is the flow's source account, for ingesting flows.
+/// `directory` is the directory-source account of a directory flow (`None` reads the store's).
 pub async fn execute(
     store: &std::sync::Arc<dyn Store>,
     flow: &FlowSettings,
     source: Option<&dyn Source>,
+    directory: Option<&dyn DirectorySource>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<RunCounts, FlowError> {
+    if let FlowDirection::Sync { source, .. } = &flow.direction {
+        return match (source, directory) {
+            (_, Some(directory)) => directory::execute(&**store, flow, directory).await,
+            (None, None) => {
+                let own = crate::directory::StoreDirectory::new(store.clone());
+                directory::execute(&**store, flow, &own).await
+            }
+            (Some(source), None) => Err(FlowError::Source(wfm_connectors::sources::SourceError {
+                source_name: format!("account {source}"),
+                message: "is not built as a directory source".to_string(),
+            })),
+        };
+    }
     match (&flow.direction, source) {
         (FlowDirection::Ingest { on_invalid, .. }, Some(source)) => {
             ingest::execute(&**store, flow, source, *on_invalid, stop).await
@@ -264,6 +297,8 @@ pub async fn execute(
             FlowKind::Interactions => interactions::execute(&**store, flow, stop).await,
             FlowKind::IntervalStats => interval_stats::execute(&**store, flow, stop).await,
             FlowKind::AgentStates => agent_states::execute_once(store, flow).await,
+            FlowKind::Directory => Ok(RunCounts::default()),
         },
+        (FlowDirection::Sync { .. }, _) => unreachable!("handled above"),
     }
 }
