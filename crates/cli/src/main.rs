@@ -54,6 +54,8 @@ enum Command {
     Config(commands::check::ConfigArgs),
     /// Run an emulator of a target system.
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Sync a directory flow once (agents, teams, queues to the target); --dry-run shows the changes.
+    Sync(commands::sync::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::check(args, &ctx).await,
             Command::Config(args) => commands::check::config(args, &ctx),
             Command::Sandbox(args) => commands::sandbox::run(args, &ctx).await,
+            Command::Sync(args) => commands::sync::run(args, &ctx).await,
         }
     });
     match result {

@@ -10,6 +10,7 @@ pub mod sandbox;
 pub mod serve;
 pub mod simulate;
 pub mod stats;
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -305,7 +305,11 @@ fn directory_flows_read_the_store_or_a_directory_account_into_a_target() {
         "kind = \"directory\"\nsource = \"store\"\n",
     );
     assert_eq!(
-        parse(&explicit).unwrap().flow("nordic-directory").unwrap().direction,
+        parse(&explicit)
+            .unwrap()
+            .flow("nordic-directory")
+            .unwrap()
+            .direction,
         flow.direction
     );
 
