@@ -7,12 +7,13 @@
 //!
 //! [`router`] and [`CalabrioSandbox`] serve both on one address, the way one Calabrio web root
 //! does, so `wfm-bridge sandbox calabrio` can stand in for the whole system: the `calabrio`
-//! account's `url` and the `http` account uploading statistics point at the same server. Wfm.Api
-//! comes with its own work.
+//! account's `url` and the `http` account uploading statistics point at the same server.
+//! [`wfm_api`] adds Wfm.Api's command API and the agent import (directory sync).
 
 pub mod historical;
 pub mod rta;
 pub mod statistics_file;
+pub mod wfm_api;
 
 use std::fmt;
 use std::io;
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use historical::{HistoricalConfig, HistoricalHandle};
 use rta::{RtaConfig, RtaHandle};
+use wfm_api::{WfmApiConfig, WfmApiHandle};
 
 /// How to start the whole Calabrio emulator: each part's configuration (both have defaults).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,9 @@ pub struct CalabrioConfig {
     /// The RTA state API.
     #[serde(default)]
     pub rta: RtaConfig,
+    /// Wfm.Api and the agent import (directory sync's target).
+    #[serde(default)]
+    pub wfm_api: WfmApiConfig,
 }
 
 /// Why a configuration cannot be used.
@@ -57,6 +62,8 @@ pub struct CalabrioHandles {
     pub historical: HistoricalHandle,
     /// The RTA.
     pub rta: RtaHandle,
+    /// Wfm.Api and the agent import.
+    pub wfm_api: WfmApiHandle,
 }
 
 /// One router serving both parts (their paths do not overlap), and their handles. Drop
@@ -65,11 +72,16 @@ pub struct CalabrioHandles {
 pub fn router(config: &CalabrioConfig) -> Result<(Router, CalabrioHandles), ConfigError> {
     let (historical_router, historical) = historical::router(&config.historical)?;
     let (rta_router, rta) = rta::router(&config.rta)?;
+    let (wfm_api_router, wfm_api) = wfm_api::router(&config.wfm_api);
     // The RTA router has the fallback (its paths match ignoring case); the historical one has
     // only routes, so they merge.
     Ok((
-        rta_router.merge(historical_router),
-        CalabrioHandles { historical, rta },
+        rta_router.merge(historical_router).merge(wfm_api_router),
+        CalabrioHandles {
+            historical,
+            rta,
+            wfm_api,
+        },
     ))
 }
 
