@@ -54,7 +54,7 @@ fn build(kind: &str, properties: &[(&str, PropertyValue)]) -> Box<dyn Target> {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<BTreeMap<_, _>>(),
     };
-    (account_type(kind).unwrap().build)(&account).expect("valid account")
+    (account_type(kind).unwrap().build.expect("a target type"))(&account).expect("valid account")
 }
 
 fn http_target(url: &str, mode: &str, token: Option<&str>) -> Box<dyn Target> {

@@ -104,11 +104,12 @@ fn account(kind: &str, properties: &[(&str, PropertyValue)]) -> AccountConfig {
 }
 
 fn build(kind: &str, properties: &[(&str, PropertyValue)]) -> Box<dyn Target> {
-    (account_type(kind).unwrap().build)(&account(kind, properties)).expect("valid account")
+    (account_type(kind).unwrap().build.expect("a target type"))(&account(kind, properties))
+        .expect("valid account")
 }
 
 fn build_error(kind: &str, properties: &[(&str, PropertyValue)]) -> String {
-    match (account_type(kind).unwrap().build)(&account(kind, properties)) {
+    match (account_type(kind).unwrap().build.expect("a target type"))(&account(kind, properties)) {
         Ok(_) => panic!("{kind} account should be refused"),
         Err(e) => e.to_string(),
     }

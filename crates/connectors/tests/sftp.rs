@@ -73,7 +73,8 @@ fn account(
 
 /// Built the way the engine builds targets: through the account type.
 fn target(account: &AccountConfig) -> Box<dyn Target> {
-    (account_type("sftp").unwrap().build)(account).expect("valid sftp account")
+    (account_type("sftp").unwrap().build.expect("a target type"))(account)
+        .expect("valid sftp account")
 }
 
 /// The server's `in` directory, created.

@@ -49,7 +49,8 @@ fn http_target(url: &str, token: Option<&str>, timeout: Duration) -> Box<dyn Tar
         props.push(("token", PropertyValue::Secret(Secret::new(token))));
     }
     let account = account("http", &props);
-    (account_type("http").unwrap().build)(&account).expect("valid http account")
+    (account_type("http").unwrap().build.expect("a target type"))(&account)
+        .expect("valid http account")
 }
 
 /// A `files` target writing into `dir`.
@@ -61,7 +62,8 @@ fn files_target(dir: &Path, create_dir: bool) -> Box<dyn Target> {
             ("create_dir", PropertyValue::Bool(create_dir)),
         ],
     );
-    (account_type("files").unwrap().build)(&account).expect("valid files account")
+    (account_type("files").unwrap().build.expect("a target type"))(&account)
+        .expect("valid files account")
 }
 
 async fn sink(behaviour: Behaviour) -> HttpSink {
@@ -116,7 +118,7 @@ fn account_types_list_file_and_realtime_targets() {
 #[test]
 fn http_account_with_an_unusable_url_is_refused() {
     let account = account("http", &[("url", text("ftp://wfm.example.com/in"))]);
-    let err = (account_type("http").unwrap().build)(&account)
+    let err = (account_type("http").unwrap().build.expect("a target type"))(&account)
         .err()
         .expect("ftp is refused");
     assert_eq!(err.account, "test-http");

@@ -302,7 +302,7 @@ mod tests {
     fn duplicates_and_same_state_change_nothing() {
         let t = tracker();
         let e = event("a", "2024-03-01T08:00:00Z", "ready", None);
-        assert_eq!(t.apply(&[e.clone()]), 1);
+        assert_eq!(t.apply(std::slice::from_ref(&e)), 1);
         let v = t.version("t");
         assert_eq!(t.apply(&[e]), 0);
         assert_eq!(
