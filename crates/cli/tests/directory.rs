@@ -161,8 +161,17 @@ fn agents_and_queues_sync_into_calabrio_and_changes_follow() {
     assert!(wfm.view().persons.is_empty());
     assert!(setup.log().is_empty());
 
-    // The first sync creates three persons with their skills.
+    // The first sync creates three persons with their skills, activated today (tenant time).
+    let today = || {
+        jiff::Zoned::now()
+            .in_tz("Europe/Stockholm")
+            .unwrap()
+            .date()
+            .to_string()
+    };
+    let before_sync = today();
     let first = setup.ok(&["sync", "acme-directory"]);
+    let after_sync = today();
     assert!(
         first.contains("queued 1 message(s); delivered 1"),
         "{first}"
@@ -207,6 +216,12 @@ fn agents_and_queues_sync_into_calabrio_and_changes_follow() {
             ),
         ]
     );
+    for person in &view.persons {
+        assert!(
+            person.start_date == before_sync || person.start_date == after_sync,
+            "{person:?}"
+        );
+    }
     let log = setup.log();
     // 2 groups + 3 queues + 3 users.
     assert_eq!(log.len(), 8, "{log:#?}");

@@ -125,10 +125,8 @@ fn column_name(mut c: usize) -> String {
 /// The spreadsheet serial number of a date (days since 1899-12-30).
 fn serial(date: jiff::civil::Date) -> i64 {
     let epoch = jiff::civil::date(1899, 12, 30);
-    (date - epoch)
-        .total(jiff::Unit::Day)
-        .map(|d| d as i64)
-        .unwrap_or(0)
+    // Civil dates subtract to a span of whole days.
+    i64::from((date - epoch).get_days())
 }
 
 fn escape(text: &str) -> String {
