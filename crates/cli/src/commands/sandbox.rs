@@ -34,6 +34,17 @@ pub enum Emulator {
         #[arg(long, env = "WFM_SANDBOX_TOKEN")]
         token: Option<String>,
     },
+    /// Calabrio WFM: the RTA state API, the historical statistics intake, and Wfm.Api with the
+    /// agent import (GET /_sandbox/calabrio/wfm shows the persons and skills it received).
+    Calabrio {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9091")]
+        listen: std::net::SocketAddr,
+
+        /// The Wfm.Api bearer token it accepts.
+        #[arg(long, env = "WFM_SANDBOX_WFM_TOKEN", default_value = "sandbox-token")]
+        wfm_token: String,
+    },
 }
 
 /// Runs `sandbox`.
@@ -59,6 +70,21 @@ pub async fn run(args: SandboxArgs, ctx: &Context) -> Result<()> {
             };
             tokio::select! {
                 served = serve(listener, config) => served?,
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            Ok(())
+        }
+        Emulator::Calabrio { listen, wfm_token } => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            ctx.out.say(format!(
+                "Calabrio sandbox on http://{listen}/ (Wfm.Api persons: GET http://{listen}/_sandbox/calabrio/wfm); Ctrl-C stops it"
+            ));
+            let mut config = wfm_sandbox::calabrio::CalabrioConfig::default();
+            config.wfm_api.tokens = vec![wfm_token];
+            tokio::select! {
+                served = wfm_sandbox::calabrio::serve(listener, config) => served?,
                 _ = tokio::signal::ctrl_c() => {}
             }
             Ok(())
