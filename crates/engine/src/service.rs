@@ -170,6 +170,15 @@ impl Engine {
 
     /// Tests an account's connection: as the target it is, and as the source a flow reads it as.
     pub async fn check(&self, account: &str) -> Result<CheckVerdict, EngineError> {
+        // A directory source (CxEngage…) that a directory flow reads, or that is nothing else.
+        if let Some(directory) = self.directories.get(account) {
+            let read_by_a_directory_flow = self.config.flows.iter().any(|f| {
+                matches!(&f.direction, crate::flows::FlowDirection::Sync { source: Some(s), .. } if s == account)
+            });
+            if read_by_a_directory_flow || !self.targets.contains_key(account) {
+                return Ok(directory.check().await);
+            }
+        }
         let target = self.targets.get(account).ok_or_else(|| {
             EngineError::Unknown(format!(
                 "account {account:?} is not in {}; configured accounts: {}",
