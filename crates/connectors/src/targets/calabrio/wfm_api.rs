@@ -300,7 +300,11 @@ impl WfmApiTarget {
             person_field: owned("skill_person_field").unwrap_or_else(|| "ExternalUserId".into()),
             person_value,
             list_field: owned("skill_list_field").unwrap_or_else(|| "SkillNames".into()),
-            date_field: owned("skill_date_field"),
+            // Unset: the default field; set to "": no date field at all.
+            date_field: match account.text("skill_date_field") {
+                None => Some("Date".to_string()),
+                Some(_) => owned("skill_date_field"),
+            },
             timeout: account
                 .duration("timeout")
                 .filter(|d| !d.is_zero())
@@ -642,6 +646,100 @@ impl Target for WfmApiTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::collections::BTreeMap;
+
+    use crate::accounts::PropertyValue;
+
+    fn target(extra: &[(&str, &str)]) -> Result<WfmApiTarget, AccountError> {
+        let mut properties = BTreeMap::from([
+            (
+                "url".to_string(),
+                PropertyValue::Text("https://x.teleopticloud.com/".into()),
+            ),
+            (
+                "token".to_string(),
+                PropertyValue::Secret(Secret::new("s3cret")),
+            ),
+        ]);
+        for (k, v) in extra {
+            properties.insert(k.to_string(), PropertyValue::Text(v.to_string()));
+        }
+        WfmApiTarget::new(&AccountConfig {
+            name: "cal".into(),
+            account_type: "calabrio_wfm".into(),
+            tenant: None,
+            properties,
+        })
+    }
+
+    #[test]
+    fn the_workbook_has_the_16_columns_and_one_row_per_new_person() {
+        let t = target(&[("default_team", "Default"), ("site", "London")]).unwrap();
+        let set = DirectoryChangeSet {
+            tenant: "t".into(),
+            flow: "f".into(),
+            source: "store".into(),
+            actions: vec![
+                DirectoryAction::CreateTeam {
+                    group_id: "g".into(),
+                    name: "G".into(),
+                },
+                DirectoryAction::CreatePerson {
+                    person_id: "p".into(),
+                    external_id: "u-1".into(),
+                    first_name: "Ada".into(),
+                    last_name: "Lovelace".into(),
+                    team: None,
+                    activation_date: "2024-03-01".into(),
+                    origin: "ACD - store".into(),
+                    skills: vec![],
+                },
+            ],
+        };
+        let bytes = t.import_workbook(&set).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let mut at = 0;
+        for column in IMPORT_COLUMNS {
+            let found = text[at..]
+                .find(&format!(">{column}</t>"))
+                .unwrap_or_else(|| panic!("{column} missing or out of order"));
+            at += found;
+        }
+        assert!(text.contains(">London/Default</t>"));
+        assert!(text.contains("<c r=\"C2\" t=\"inlineStr\"><is><t xml:space=\"preserve\">u-1</t>"));
+        assert!(text.contains("<c r=\"G2\" s=\"1\"><v>45352</v></c>"));
+        assert!(!text.contains("<row r=\"3\""));
+    }
+
+    #[test]
+    fn the_skill_dto_is_configurable_and_secrets_stay_out_of_debug() {
+        let t = target(&[]).unwrap();
+        let skills = [SkillRef {
+            queue_id: "q1".into(),
+            name: "Sales".into(),
+        }];
+        assert_eq!(
+            t.skill_dto("p-1", "u-1", &skills, "2024-03-01"),
+            json!({"ExternalUserId": "u-1", "SkillNames": ["Sales"], "Date": "2024-03-01"})
+        );
+        let t = target(&[
+            ("skill_person_field", "PersonId"),
+            ("skill_person_value", "person_id"),
+            ("skill_list_field", "Skills"),
+            ("skill_date_field", ""),
+        ])
+        .unwrap();
+        assert_eq!(
+            t.skill_dto("p-1", "u-1", &skills, "2024-03-01"),
+            json!({"PersonId": "p-1", "Skills": ["Sales"]})
+        );
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let err = target(&[("skill_person_value", "email")]).unwrap_err();
+        assert!(err.message.contains("external_id or person_id"), "{err}");
+        let err = target(&[("skill_command", "Add Skills")]).unwrap_err();
+        assert!(err.message.contains("not a command name"), "{err}");
+    }
 
     #[test]
     fn the_import_reply_counts_are_read() {
