@@ -318,92 +318,91 @@ impl Config {
             let source = f.text("source")?.filter(|s| s != "store");
             let target = f.text("target")?.filter(|t| t != "store");
             let on_invalid = f.text("on_invalid")?;
-            let direction = if kind == FlowKind::Directory {
-                sync_direction(&f, source, target, on_invalid, &accounts)?
-            } else {
-                match (source, target) {
-                    (Some(source), None) => {
-                        let Some(account) = accounts.iter().find(|a| a.name == source) else {
+            let direction = match (source, target) {
+                (source, target) if kind == FlowKind::Directory => {
+                    sync_direction(&f, source, target, on_invalid.is_some(), &accounts)?
+                }
+                (Some(source), None) => {
+                    let Some(account) = accounts.iter().find(|a| a.name == source) else {
+                        return Err(f.error(
+                            "source",
+                            format!(
+                                "{source:?} is not a configured account (accounts: {})",
+                                names(&accounts)
+                            ),
+                        ));
+                    };
+                    if account_type(&account.account_type)
+                        .and_then(|t| t.build_source)
+                        .is_none()
+                    {
+                        return Err(f.error(
+                            "source",
+                            format!(
+                                "{source:?} is a {} account, which cannot be read from",
+                                account.account_type
+                            ),
+                        ));
+                    }
+                    let on_invalid = match on_invalid.as_deref() {
+                        None | Some("skip") => OnInvalid::Skip,
+                        Some("stop") => OnInvalid::Stop,
+                        Some(other) => {
                             return Err(f.error(
-                                "source",
-                                format!(
-                                    "{source:?} is not a configured account (accounts: {})",
-                                    names(&accounts)
-                                ),
-                            ));
-                        };
-                        if account_type(&account.account_type)
-                            .and_then(|t| t.build_source)
-                            .is_none()
-                        {
-                            return Err(f.error(
-                                "source",
-                                format!(
-                                    "{source:?} is a {} account, which cannot be read from",
-                                    account.account_type
-                                ),
-                            ));
-                        }
-                        let on_invalid = match on_invalid.as_deref() {
-                            None | Some("skip") => OnInvalid::Skip,
-                            Some("stop") => OnInvalid::Stop,
-                            Some(other) => {
-                                return Err(f.error(
                                 "on_invalid",
                                 format!("{other:?}: write \"skip\" (import the valid records, set the rest aside) or \"stop\" (fail the run, keep the file)"),
                             ));
-                            }
-                        };
-                        if !kind.can_ingest() {
-                            return Err(f.error(
-                                "source",
-                                format!("flows of kind {kind} cannot read from an account"),
-                            ));
                         }
-                        FlowDirection::Ingest { source, on_invalid }
-                    }
-                    (None, Some(target)) => {
-                        let Some(account) = accounts.iter().find(|a| a.name == target) else {
-                            return Err(f.error(
-                                "target",
-                                format!(
-                                    "{target:?} is not a configured account (accounts: {})",
-                                    names(&accounts)
-                                ),
-                            ));
-                        };
-                        if account_type(&account.account_type)
-                            .and_then(|t| t.build)
-                            .is_none()
-                        {
-                            return Err(f.error(
-                                "target",
-                                format!(
-                                    "{target:?} is a {} account, which cannot be delivered to",
-                                    account.account_type
-                                ),
-                            ));
-                        }
-                        if on_invalid.is_some() {
-                            return Err(f.error(
-                                "on_invalid",
-                                "only applies to flows that read from a source account".to_string(),
-                            ));
-                        }
-                        FlowDirection::Deliver { target }
-                    }
-                    (Some(_), Some(_)) => {
+                    };
+                    if !kind.can_ingest() {
                         return Err(f.error(
+                            "source",
+                            format!("flows of kind {kind} cannot read from an account"),
+                        ));
+                    }
+                    FlowDirection::Ingest { source, on_invalid }
+                }
+                (None, Some(target)) => {
+                    let Some(account) = accounts.iter().find(|a| a.name == target) else {
+                        return Err(f.error(
+                            "target",
+                            format!(
+                                "{target:?} is not a configured account (accounts: {})",
+                                names(&accounts)
+                            ),
+                        ));
+                    };
+                    if account_type(&account.account_type)
+                        .and_then(|t| t.build)
+                        .is_none()
+                    {
+                        return Err(f.error(
+                            "target",
+                            format!(
+                                "{target:?} is a {} account, which cannot be delivered to",
+                                account.account_type
+                            ),
+                        ));
+                    }
+                    if on_invalid.is_some() {
+                        return Err(f.error(
+                            "on_invalid",
+                            "only applies to flows that read from a source account".to_string(),
+                        ));
+                    }
+                    FlowDirection::Deliver { target }
+                }
+                (Some(_), Some(_)) => {
+                    return Err(f.error(
                         "target",
                         "a flow reads from a source account into the store, or from the store to a target account; set one of source and target".to_string(),
                     ));
-                    }
-                    (None, None) => {
-                        return Err(f.error(
+                }
+                (None, None) => {
+                    return Err(f.error(
                         "target",
                         "is required: the account this flow delivers to (or set source to read from an account into the store)".to_string(),
                     ));
-                    }
                 }
             };
             let every = f.duration("every")?;
@@ -542,10 +541,10 @@ fn sync_direction(
     f: &Section<'_>,
     source: Option<String>,
     target: Option<String>,
-    on_invalid: Option<String>,
+    on_invalid: bool,
     accounts: &[AccountConfig],
 ) -> Result<FlowDirection, ConfigError> {
-    if on_invalid.is_some() {
+    if on_invalid {
         return Err(f.error(
             "on_invalid",
             "only applies to flows that read records into the store".to_string(),
