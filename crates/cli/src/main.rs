@@ -60,6 +60,8 @@ enum Command {
     Staffing(commands::staffing::StaffingArgs),
     /// The key of account secrets stored by the admin API: generate one, rotate to a new one.
     Secrets(commands::secrets::SecretsArgs),
+    /// Sync a directory flow once (agents, teams, queues to the target); --dry-run shows the changes.
+    Sync(commands::sync::SyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
             Command::Forecast(args) => commands::forecast::run(args, &ctx).await,
             Command::Staffing(args) => commands::staffing::run(args, &ctx.out),
             Command::Secrets(args) => commands::secrets::run(args, &ctx).await,
+            Command::Sync(args) => commands::sync::run(args, &ctx).await,
         }
     });
     match result {

@@ -308,6 +308,7 @@ fn demo_simulates_imports_and_reports() {
         "3. What the store holds now",
         "agent state events",
         "4. Running the Calabrio flows",
+        "directory: 1 change set(s) sent; Calabrio now has",
         // Two complete days, three files each, all accepted by the emulator's checks.
         "interval_stats: 6 file(s) sent; the sandbox accepted 6 of 6",
         "forecast: 4 file(s) sent, one per skill; the sandbox holds forecasts for 4 skill(s)",
@@ -321,6 +322,10 @@ fn demo_simulates_imports_and_reports() {
     assert!(again.contains("0 written"), "{again}");
     assert!(
         again.contains("nothing new to send (earlier demo runs sent those days)"),
+        "{again}"
+    );
+    assert!(
+        again.contains("directory: no changes since the last sync"),
         "{again}"
     );
 }

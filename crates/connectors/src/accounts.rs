@@ -238,6 +238,7 @@ pub fn account_types() -> &'static [AccountType] {
         crate::targets::http::ACCOUNT_TYPE,
         crate::targets::sftp::ACCOUNT_TYPE,
         crate::targets::calabrio::ACCOUNT_TYPE,
+        crate::targets::calabrio::wfm_api::ACCOUNT_TYPE,
         crate::targets::http_post::ACCOUNT_TYPE,
         crate::targets::loxysoft::ACCOUNT_TYPE,
         crate::targets::aspect_tcp::ACCOUNT_TYPE,

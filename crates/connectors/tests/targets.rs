@@ -96,6 +96,7 @@ fn account_types_list_file_and_realtime_targets() {
             "http",
             "sftp",
             "calabrio",
+            "calabrio_wfm",
             "http_post",
             "loxysoft",
             "aspect_tcp",

@@ -613,6 +613,14 @@ pub fn flow_document(flow: &FlowSettings) -> Map<String, Value> {
             };
             doc.insert("on_invalid".into(), json!(on_invalid));
         }
+        FlowDirection::Sync { source, target } => {
+            doc.insert(
+                "source".into(),
+                json!(source.as_deref().unwrap_or(crate::directory::STORE_SOURCE)),
+            );
+            doc.insert("target".into(), json!(target));
+            doc.insert("on_invalid".into(), Value::Null);
+        }
     }
     let (every, cron, continuous) = match &flow.schedule {
         Schedule::Every(d) => (json!(duration_text(*d)), Value::Null, false),
@@ -670,6 +678,14 @@ pub fn flow_from_json(
     let kind: FlowKind = kind_name
         .parse()
         .map_err(|e: String| FieldError::new("kind", e))?;
+    if kind == FlowKind::Directory {
+        // A directory flow reads a source and writes a target at once, with a policy and filters:
+        // configured in wfm-bridge.toml in this version (the API lists it and runs it).
+        return Err(FieldError::new(
+            "kind",
+            "directory flows are configured in wfm-bridge.toml in this version; the API lists and runs them",
+        ));
+    }
     let tenant =
         text_field(doc, "tenant")?.ok_or_else(|| FieldError::new("tenant", "is required"))?;
     if !tenants.contains(&tenant) {
@@ -806,7 +822,7 @@ pub fn flow_from_json(
     let empty = Value::Object(Map::new());
     let options_doc = object(doc.get("options").unwrap_or(&empty), "options")?;
     let specs = match direction {
-        FlowDirection::Deliver { .. } => kind.options(),
+        FlowDirection::Deliver { .. } | FlowDirection::Sync { .. } => kind.options(),
         FlowDirection::Ingest { .. } => &[],
     };
     let options = properties(

@@ -498,6 +498,9 @@ impl Config {
             let target = f.text("target")?.filter(|t| t != "store");
             let on_invalid = f.text("on_invalid")?;
             let direction = match (source, target) {
+                (source, target) if kind == FlowKind::Directory => {
+                    sync_direction(&f, source, target, on_invalid.is_some(), &accounts)?
+                }
                 (Some(source), None) => {
                     let Some(account) = accounts.iter().find(|a| a.name == source) else {
                         return Err(f.error(
@@ -611,7 +614,7 @@ impl Config {
             let mut options = BTreeMap::new();
             let update_every_set = f.table.contains_key("update_every");
             let specs = match direction {
-                FlowDirection::Deliver { .. } => kind.options(),
+                FlowDirection::Deliver { .. } | FlowDirection::Sync { .. } => kind.options(),
                 FlowDirection::Ingest { .. } => &[],
             };
             for spec in specs {
@@ -718,6 +721,78 @@ pub fn store_url(path: &Path) -> Result<Option<String>, ConfigError> {
             message: "must be text".to_string(),
         }),
     }
+}
+
+/// The direction of a directory flow: a target account that can be delivered to, and a source
+/// that is the store (unset or `"store"`) or an account whose type reads as a directory.
+fn sync_direction(
+    f: &Section<'_>,
+    source: Option<String>,
+    target: Option<String>,
+    on_invalid: bool,
+    accounts: &[AccountConfig],
+) -> Result<FlowDirection, ConfigError> {
+    if on_invalid {
+        return Err(f.error(
+            "on_invalid",
+            "only applies to flows that read records into the store".to_string(),
+        ));
+    }
+    let Some(target) = target else {
+        return Err(f.error(
+            "target",
+            "is required: the account directory changes go to (a calabrio_wfm, files or http account)"
+                .to_string(),
+        ));
+    };
+    let Some(account) = accounts.iter().find(|a| a.name == target) else {
+        return Err(f.error(
+            "target",
+            format!(
+                "{target:?} is not a configured account (accounts: {})",
+                names(accounts)
+            ),
+        ));
+    };
+    if account_type(&account.account_type)
+        .and_then(|t| t.build)
+        .is_none()
+    {
+        return Err(f.error(
+            "target",
+            format!(
+                "{target:?} is a {} account, which cannot be delivered to",
+                account.account_type
+            ),
+        ));
+    }
+    if let Some(source) = &source {
+        let Some(account) = accounts.iter().find(|a| &a.name == source) else {
+            return Err(f.error(
+                "source",
+                format!(
+                    "{source:?} is not a configured account; write \"store\" (the default) to sync the store's agents and queues (accounts: {})",
+                    names(accounts)
+                ),
+            ));
+        };
+        if !crate::directory_sources::readable(&account.account_type) {
+            let readable: Vec<&str> = account_types()
+                .iter()
+                .filter(|t| crate::directory_sources::readable(t.name))
+                .map(|t| t.name)
+                .collect();
+            return Err(f.error(
+                "source",
+                format!(
+                    "{source:?} is a {} account, which has no directory to read; use \"store\" or an account of type {}",
+                    account.account_type,
+                    if readable.is_empty() { "none yet".to_string() } else { readable.join(", ") }
+                ),
+            ));
+        }
+    }
+    Ok(FlowDirection::Sync { source, target })
 }
 
 fn names(accounts: &[AccountConfig]) -> String {

@@ -8,6 +8,7 @@ pub mod catalog;
 mod clock;
 pub mod config;
 pub mod delivery;
+pub mod directory;
 pub mod directory_sources;
 pub mod export;
 pub mod flows;

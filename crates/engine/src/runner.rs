@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use wfm_connectors::sources::Source;
+use wfm_connectors::sources::{DirectorySource, Source};
 use wfm_store::{RunEnd, RunStatus, Store, StoreError};
 
 use crate::clock::now_ms;
@@ -35,11 +35,12 @@ pub enum RunReport {
 }
 
 /// Runs `flow` once, unless a run of it is in progress. `source` is the source account of an
-/// ingesting flow.
+/// ingesting flow, `directory` the directory-source account of a directory flow.
 pub async fn run_once(
     store: &Arc<dyn Store>,
     flow: &FlowSettings,
     source: Option<&dyn Source>,
+    directory: Option<&dyn DirectorySource>,
     metrics: &Metrics,
     stop: &watch::Receiver<bool>,
 ) -> Result<RunReport, StoreError> {
@@ -65,7 +66,7 @@ pub async fn run_once(
             }
         })
     };
-    let result = flows::execute(store, flow, source, stop).await;
+    let result = flows::execute(store, flow, source, directory, stop).await;
     renewer.abort();
     let (counts, status, error) = match result {
         Ok(counts) => (counts, RunStatus::Succeeded, None),

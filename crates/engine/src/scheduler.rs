@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-use wfm_connectors::sources::Source;
+use wfm_connectors::sources::{DirectorySource, Source};
 use wfm_model::Schedule;
 use wfm_store::Store;
 
@@ -33,6 +33,8 @@ pub struct ScheduledFlow {
     pub zone: TimeZone,
     /// Its source account, when it ingests.
     pub source: Option<Arc<dyn Source>>,
+    /// Its directory-source account, when it is a directory flow reading an account.
+    pub directory: Option<Arc<dyn DirectorySource>>,
 }
 
 /// Runs every enabled flow on its schedule until `stop` turns true; waits for runs in progress.
@@ -76,7 +78,12 @@ async fn schedule_flow(
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let ScheduledFlow { flow, zone, source } = scheduled;
+    let ScheduledFlow {
+        flow,
+        zone,
+        source,
+        directory,
+    } = scheduled;
     let mut last_start: Option<i64> = None;
     let mut idle = false;
     loop {
@@ -105,7 +112,16 @@ async fn schedule_flow(
             return;
         }
         last_start = Some(now_ms());
-        match run_once(&store, &flow, source.as_deref(), &metrics, &stop).await {
+        match run_once(
+            &store,
+            &flow,
+            source.as_deref(),
+            directory.as_deref(),
+            &metrics,
+            &stop,
+        )
+        .await
+        {
             Ok(RunReport::Ended { counts, error, .. }) => {
                 if counts.sent > 0 {
                     wake.notify_one();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use tokio::sync::{Notify, watch};
 use wfm_connectors::accounts::{AccountError, account_type};
-use wfm_connectors::sources::Source;
+use wfm_connectors::sources::{DirectorySource, Source};
 use wfm_connectors::targets::{CheckVerdict, Target};
 use wfm_model::Record;
 use wfm_store::{Store, StoreError};
@@ -54,6 +54,7 @@ pub struct Engine {
     pub tracker: StateTracker,
     targets: BTreeMap<String, Arc<dyn Target>>,
     sources: BTreeMap<String, Arc<dyn Source>>,
+    directories: BTreeMap<String, Arc<dyn DirectorySource>>,
     wake: Arc<Notify>,
     /// Accounts and flows created through the admin API, with their built targets and sources.
     pub(crate) api: std::sync::RwLock<ApiCatalog>,
@@ -68,6 +69,7 @@ impl Engine {
     pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Engine, EngineError> {
         let mut targets: BTreeMap<String, Arc<dyn Target>> = BTreeMap::new();
         let mut sources: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
+        let mut directories: BTreeMap<String, Arc<dyn DirectorySource>> = BTreeMap::new();
         for account in &config.accounts {
             let ty = account_type(&account.account_type).ok_or_else(|| {
                 EngineError::Unknown(format!("account type {} is unknown", account.account_type))
@@ -77,6 +79,9 @@ impl Engine {
             }
             if let Some(build_source) = ty.build_source {
                 sources.insert(account.name.clone(), Arc::from(build_source(account)?));
+            }
+            if let Some(build_directory) = ty.build_directory {
+                directories.insert(account.name.clone(), Arc::from(build_directory(account)?));
             }
         }
         if !config.tenants.is_empty() {
@@ -99,6 +104,7 @@ impl Engine {
             tracker: StateTracker::default(),
             targets,
             sources,
+            directories,
             wake: Arc::new(Notify::new()),
             api: std::sync::RwLock::new(api),
             reload: Arc::new(Notify::new()),
@@ -135,6 +141,7 @@ impl Engine {
                 .map(|f| ScheduledFlow {
                     zone: self.zone(&f.tenant),
                     source: self.source_of(&f),
+                    directory: self.directory_of(&f),
                     flow: f,
                 })
                 .collect();
@@ -180,13 +187,31 @@ impl Engine {
         })?;
         let (_keep, stop) = watch::channel(false);
         let source = self.source_of(flow);
-        let report = run_once(&self.store, flow, source.as_deref(), &self.metrics, &stop).await?;
+        let directory = self.directory_of(flow);
+        let report = run_once(
+            &self.store,
+            flow,
+            source.as_deref(),
+            directory.as_deref(),
+            &self.metrics,
+            &stop,
+        )
+        .await?;
         self.wake.notify_one();
         Ok(report)
     }
 
     /// Tests an account's connection: as the target it is, and as the source a flow reads it as.
     pub async fn check(&self, account: &str) -> Result<CheckVerdict, EngineError> {
+        // A directory source (CxEngage, SCIM) that a directory flow reads, or that is nothing else.
+        if let Some(directory) = self.directories.get(account) {
+            let read_by_a_directory_flow = self.all_flows().iter().any(|f| {
+                matches!(&f.direction, crate::flows::FlowDirection::Sync { source: Some(s), .. } if s == account)
+            });
+            if read_by_a_directory_flow || self.target_of(account).is_none() {
+                return Ok(directory.check().await);
+            }
+        }
         let read_by_a_flow = self.all_flows().iter().any(|f| f.source() == Some(account));
         let source = self.source_account(account);
         match (self.target_of(account), source) {
@@ -202,6 +227,21 @@ impl Engine {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
+        }
+    }
+
+    /// The directory source a directory flow reads: its account's, or the store's own directory
+    /// when it names none (`source = "store"`).
+    pub fn directory_of(&self, flow: &FlowSettings) -> Option<Arc<dyn DirectorySource>> {
+        match &flow.direction {
+            crate::flows::FlowDirection::Sync {
+                source: Some(source),
+                ..
+            } => self.directories.get(source).cloned(),
+            crate::flows::FlowDirection::Sync { source: None, .. } => Some(Arc::new(
+                crate::directory::StoreDirectory::new(self.store.clone()),
+            )),
+            _ => None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod agent;
 pub mod directory;
+pub mod directory_actions;
 mod error;
 mod queue;
 mod record;

@@ -13,6 +13,7 @@
 
 mod catalog;
 mod codec;
+mod directory;
 mod engine_tables;
 mod error;
 mod migrations;
@@ -28,6 +29,7 @@ use async_trait::async_trait;
 use wfm_model::{Record, RecordKind, Tenant};
 
 pub use catalog::{CatalogEntry, CatalogTable};
+pub use directory::{DirectoryLogEntry, DirectoryLogFilter, NewDirectoryLogEntry, PersonLink};
 pub use error::StoreError;
 pub use scim::{ScimResource, ScimStore, ScimType, ScimWrite};
 pub use url::{SqliteLocation, StoreUrl};
@@ -509,6 +511,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// The SCIM server's users and groups.
     fn scim(&self) -> &dyn ScimStore;
+    /// The directory snapshot a directory flow saved last for (tenant, source), if any.
+    async fn directory_snapshot(
+        &self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+    ) -> Result<Option<wfm_model::DirectorySnapshot>, StoreError>;
+
+    /// The persons created in `target` for `tenant`, in (source, external id) order.
+    async fn persons(&self, tenant: &str, target: &str) -> Result<Vec<PersonLink>, StoreError>;
+
+    /// Directory audit-log entries, newest first.
+    async fn directory_log(
+        &self,
+        filter: &DirectoryLogFilter,
+    ) -> Result<Vec<DirectoryLogEntry>, StoreError>;
 }
 
 /// One write transaction.
@@ -534,6 +552,27 @@ pub trait StoreTx: Send {
         flow: &str,
         key: Option<&str>,
         before_id: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Saves the directory a directory flow read from `source` (replacing the previous one), taken
+    /// at `at` (epoch ms).
+    async fn save_directory_snapshot(
+        &mut self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+        snapshot: &wfm_model::DirectorySnapshot,
+        at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Records persons created in a target. A (tenant, target, source, external id) already
+    /// recorded keeps its person; returns how many were added.
+    async fn add_persons(&mut self, persons: Vec<PersonLink>) -> Result<u64, StoreError>;
+
+    /// Appends entries to the directory audit log; returns how many.
+    async fn log_directory_changes(
+        &mut self,
+        entries: Vec<NewDirectoryLogEntry>,
     ) -> Result<u64, StoreError>;
 
     /// Makes everything written visible at once.

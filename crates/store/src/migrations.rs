@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: &[include_str!("../migrations/0006_scim.sql")],
         postgres: &[include_str!("../migrations/0006_scim.sql")],
     },
+    Migration {
+        version: 7,
+        sqlite: &[include_str!("../migrations/sqlite/0007_directory.sql")],
+        postgres: &[include_str!("../migrations/postgres/0007_directory.sql")],
+    },
 ];
 
 /// The table that records applied migrations (same SQL on both backends).

@@ -16,6 +16,7 @@
 //! engine's tables (cursors, outbox, runs) are in the `engine` submodule.
 
 mod catalog;
+mod directory;
 mod engine;
 mod scim;
 
@@ -666,6 +667,42 @@ impl Store for PostgresStore {
     fn scim(&self) -> &dyn crate::ScimStore {
         self
     }
+
+    async fn directory_snapshot(
+        &self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+    ) -> Result<Option<wfm_model::DirectorySnapshot>, StoreError> {
+        let context = format!(
+            "reading the directory snapshot of flow {flow} on {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        directory::snapshot(&client, &self.describe, &context, (flow, tenant, source)).await
+    }
+
+    async fn persons(
+        &self,
+        tenant: &str,
+        target: &str,
+    ) -> Result<Vec<crate::PersonLink>, StoreError> {
+        let context = format!(
+            "reading the persons of {tenant} in {target} on {}",
+            self.describe
+        );
+        let client = self.client(&context).await?;
+        directory::persons(&client, &self.describe, &context, tenant, target).await
+    }
+
+    async fn directory_log(
+        &self,
+        filter: &crate::DirectoryLogFilter,
+    ) -> Result<Vec<crate::DirectoryLogEntry>, StoreError> {
+        let context = format!("listing the directory log on {}", self.describe);
+        let client = self.client(&context).await?;
+        directory::log_list(&client, &self.describe, &context, filter).await
+    }
 }
 
 /// Runs a query whose rows are records of `kind` ([`Table::column_list`]) followed by `extra`
@@ -883,6 +920,55 @@ impl StoreTx for PostgresTx {
         let context = format!("{what} on {}", self.describe);
         let result = match self.usable(&what) {
             Ok(client) => engine::supersede(client, &context, flow, key, before_id).await,
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn save_directory_snapshot(
+        &mut self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+        snapshot: &wfm_model::DirectorySnapshot,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let what = format!("saving the directory snapshot of flow {flow}");
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => {
+                directory::save_snapshot(client, &context, (flow, tenant, source), snapshot, at)
+                    .await
+            }
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn add_persons(&mut self, persons: Vec<crate::PersonLink>) -> Result<u64, StoreError> {
+        if persons.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("recording {} persons", persons.len());
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => directory::add_persons(client, &context, &persons).await,
+            Err(e) => return Err(e),
+        };
+        self.note(result)
+    }
+
+    async fn log_directory_changes(
+        &mut self,
+        entries: Vec<crate::NewDirectoryLogEntry>,
+    ) -> Result<u64, StoreError> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("logging {} directory changes", entries.len());
+        let context = format!("{what} on {}", self.describe);
+        let result = match self.usable(&what) {
+            Ok(client) => directory::log(client, &context, &entries).await,
             Err(e) => return Err(e),
         };
         self.note(result)

@@ -26,6 +26,7 @@
 //! outbox, runs) are in the `engine` submodule.
 
 mod catalog;
+mod directory;
 mod engine;
 mod scim;
 
@@ -856,6 +857,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn directory_snapshot(
+        &self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+    ) -> Result<Option<wfm_model::DirectorySnapshot>, StoreError> {
+        let key = (flow.to_string(), tenant.to_string(), source.to_string());
+        let context = format!(
+            "reading the directory snapshot of flow {flow} on {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, store| {
+            directory::snapshot(conn, store, &context, (&key.0, &key.1, &key.2))
+        })
+        .await
+    }
+
     async fn delete_catalog(&self, table: CatalogTable, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
         let context = format!(
@@ -869,8 +887,36 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn persons(
+        &self,
+        tenant: &str,
+        target: &str,
+    ) -> Result<Vec<crate::PersonLink>, StoreError> {
+        let (tenant, target) = (tenant.to_string(), target.to_string());
+        let context = format!(
+            "reading the persons of {tenant} in {target} on {}",
+            self.inner.describe
+        );
+        self.with_conn(context.clone(), move |conn, store| {
+            directory::persons(conn, store, &context, &tenant, &target)
+        })
+        .await
+    }
+
     fn scim(&self) -> &dyn crate::ScimStore {
         self
+    }
+
+    async fn directory_log(
+        &self,
+        filter: &crate::DirectoryLogFilter,
+    ) -> Result<Vec<crate::DirectoryLogEntry>, StoreError> {
+        let filter = filter.clone();
+        let context = format!("listing the directory log on {}", self.inner.describe);
+        self.with_conn(context.clone(), move |conn, store| {
+            directory::log_list(conn, store, &context, &filter)
+        })
+        .await
     }
 }
 
@@ -1103,6 +1149,48 @@ impl StoreTx for SqliteTx {
         let what = format!("superseding pending messages of flow {flow:?}");
         self.run(&what, move |conn, context| {
             engine::supersede(conn, context, &flow, key.as_deref(), before_id)
+        })
+        .await
+    }
+
+    async fn save_directory_snapshot(
+        &mut self,
+        flow: &str,
+        tenant: &str,
+        source: &str,
+        snapshot: &wfm_model::DirectorySnapshot,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let key = (flow.to_string(), tenant.to_string(), source.to_string());
+        let snapshot = snapshot.clone();
+        let what = format!("saving the directory snapshot of flow {flow}");
+        self.run(&what, move |conn, context| {
+            directory::save_snapshot(conn, context, (&key.0, &key.1, &key.2), &snapshot, at)
+        })
+        .await
+    }
+
+    async fn add_persons(&mut self, persons: Vec<crate::PersonLink>) -> Result<u64, StoreError> {
+        if persons.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("recording {} persons", persons.len());
+        self.run(&what, move |conn, context| {
+            directory::add_persons(conn, context, &persons)
+        })
+        .await
+    }
+
+    async fn log_directory_changes(
+        &mut self,
+        entries: Vec<crate::NewDirectoryLogEntry>,
+    ) -> Result<u64, StoreError> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let what = format!("logging {} directory changes", entries.len());
+        self.run(&what, move |conn, context| {
+            directory::log(conn, context, &entries)
         })
         .await
     }

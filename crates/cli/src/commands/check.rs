@@ -58,6 +58,10 @@ pub fn config(_args: ConfigArgs, ctx: &Context) -> Result<()> {
         let route = match &f.direction {
             FlowDirection::Deliver { target } => format!("from the store to {target}"),
             FlowDirection::Ingest { source, .. } => format!("from {source} into the store"),
+            FlowDirection::Sync { source, target } => match source {
+                Some(source) => format!("from {source}'s directory to {target}"),
+                None => format!("from the store's directory to {target}"),
+            },
         };
         out.say(format!(
             "  flow    {} ({} of {}, {route}, {schedule}{})",

@@ -15,6 +15,7 @@ use wfm_model::{AgentState, AgentStateEvent, Record, RecordKind};
 use wfm_sandbox::calabrio::forecast_import::ForecastImportConfig;
 use wfm_sandbox::calabrio::historical::{FileStatus, HistoricalConfig, TenantConfig};
 use wfm_sandbox::calabrio::rta::{RtaConfig, RtaTenantConfig};
+use wfm_sandbox::calabrio::wfm_api::WfmApiConfig;
 use wfm_sandbox::calabrio::{CalabrioConfig, CalabrioSandbox};
 use wfm_store::Store;
 
@@ -42,6 +43,8 @@ pub struct DemoArgs {
 const TENANT: &str = "demo";
 const TIME_ZONE: &str = "Europe/Stockholm";
 const RTA_KEY: &str = "demo-rta-key";
+const WFM_TOKEN: &str = "demo-wfm-token";
+const DEFAULT_TEAM: &str = "Stockholm/Default";
 
 /// Runs `demo`.
 pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
@@ -151,6 +154,13 @@ async fn calabrio_tour(
                 time_zone: TIME_ZONE.to_string(),
                 ..ForecastImportConfig::default()
             },
+            wfm_api: WfmApiConfig {
+                tokens: vec![WFM_TOKEN.to_string()],
+                skills: ["Billing", "Sales", "Support", "Technical Chat"]
+                    .map(String::from)
+                    .to_vec(),
+                teams: vec![DEFAULT_TEAM.to_string()],
+            },
         },
     )
     .await
@@ -185,6 +195,17 @@ target = "calabrio-statistics"
 start = "{from}"
 capture_delay = "0s"
 [[accounts]]
+name = "calabrio-setup"
+type = "calabrio_wfm"
+url = "{base}/"
+token = "env:DEMO_WFM_TOKEN"
+default_team = "{DEFAULT_TEAM}"
+[[flows]]
+name = "directory"
+kind = "directory"
+tenant = "{TENANT}"
+target = "calabrio-setup"
+[[accounts]]
 name = "calabrio-forecasts"
 type = "http"
 url = "{base}/forecast/import"
@@ -214,9 +235,24 @@ not_ready = "NOTREADY"
 logged_out = "LOGGED-OFF"
 "#
     );
-    let env = [("DEMO_RTA_KEY".to_string(), RTA_KEY.to_string())];
+    let env = [
+        ("DEMO_RTA_KEY".to_string(), RTA_KEY.to_string()),
+        ("DEMO_WFM_TOKEN".to_string(), WFM_TOKEN.to_string()),
+    ];
     let config = Config::parse("demo", &config_text, &env, None)?;
     let engine = Engine::start(config, store.clone()).await?;
+
+    // Tenant setup: the agents become persons with their skills (agent import and Wfm.Api).
+    run_flow(&engine, "directory").await?;
+    let delivered = deliver(&engine).await?;
+    let persons = sandbox.handles().wfm_api.view().persons.len();
+    if delivered == 0 {
+        out.say("   directory: no changes since the last sync (an earlier demo run created the persons)");
+    } else {
+        out.say(format!(
+            "   directory: {delivered} change set(s) sent; Calabrio now has {persons} person(s) with their skills"
+        ));
+    }
 
     // Interval statistics of every complete day, as the three Teleopti files per day.
     run_flow(&engine, "statistics").await?;

@@ -13,6 +13,7 @@ pub mod serve;
 pub mod simulate;
 pub mod staffing;
 pub mod stats;
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

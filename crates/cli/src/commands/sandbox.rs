@@ -38,9 +38,10 @@ pub enum Emulator {
         token: Option<String>,
     },
     /// Calabrio WFM on one address: the RTA state API (JSON Rta/State/Batch and the SOAP
-    /// service), the historical statistics intake (/historical) and the forecast import
-    /// (/forecast/import), checking what reference/calabrio.md §6 lists. What each holds: GET
-    /// /_sandbox/calabrio/rta, /_sandbox/calabrio/historical, /_sandbox/calabrio/forecast.
+    /// service), the historical statistics intake (/historical), the forecast import
+    /// (/forecast/import) and Wfm.Api with the agent import (/api/…), checking what
+    /// reference/calabrio.md §6 lists. What each holds: GET /_sandbox/calabrio/rta,
+    /// /_sandbox/calabrio/historical, /_sandbox/calabrio/forecast, /_sandbox/calabrio/wfm.
     Calabrio {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9191")]
@@ -142,8 +143,8 @@ pub async fn run(args: SandboxArgs, ctx: &Context) -> Result<()> {
             let addr = sandbox.addr();
             ctx.out.say(format!(
                 "Calabrio sandbox on http://{addr}/: RTA at /Rta/State/Batch and /Rta/TeleoptiRtaService.svc, \
-                 statistics at /historical/{{tenant}}, forecasts at /forecast/import; what it holds: \
-                 GET http://{addr}/_sandbox/calabrio/{{rta,historical,forecast}}; Ctrl-C stops it"
+                 statistics at /historical/{{tenant}}, forecasts at /forecast/import, Wfm.Api at /api/; what it \
+                 holds: GET http://{addr}/_sandbox/calabrio/{{rta,historical,forecast,wfm}}; Ctrl-C stops it"
             ));
             let _ = tokio::signal::ctrl_c().await;
             sandbox.stop().await;

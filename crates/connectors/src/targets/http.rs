@@ -301,7 +301,7 @@ fn header_value(what: &str, value: &str) -> Result<HeaderValue, DeliveryError> {
 ///
 /// RFC 2046 allows up to 70 characters; ours are `wfm-bridge-` and 32 hex digits from a randomly
 /// seeded hasher, so a collision with the payload is practically impossible, and checked anyway.
-fn boundary_for(payload: &[u8]) -> String {
+pub(crate) fn boundary_for(payload: &[u8]) -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::BuildHasher;
     loop {
@@ -325,7 +325,12 @@ fn boundary_for(payload: &[u8]) -> String {
 ///
 /// The filename is quoted the way browsers do it (WHATWG HTML): `"` as `%22`, CR and LF as
 /// `%0D` and `%0A`; other characters, UTF-8 included, are sent as they are (RFC 7578 §4.2).
-fn multipart_body(boundary: &str, name: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn multipart_body(
+    boundary: &str,
+    name: &str,
+    content_type: &str,
+    payload: &[u8],
+) -> Vec<u8> {
     let filename = name
         .replace('"', "%22")
         .replace('\r', "%0D")

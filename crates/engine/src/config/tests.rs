@@ -136,7 +136,7 @@ fn mistakes_name_the_key() {
             "flows.nordic-interactions.target: \"lak\" is not a configured account",
         ),
         (
-            EXAMPLE.replace("kind = \"interactions\"", "kind = \"directory\""),
+            EXAMPLE.replace("kind = \"interactions\"", "kind = \"timecards\""),
             "not available in this version yet",
         ),
         (
@@ -474,4 +474,66 @@ api_secrets = { acme = "env:NORDIC_TOKEN", acme-nordic = "env:NORDIC_TOKEN" }
         "{text}\n[[accounts]]\nname = \"again\"\ntype = \"scim\"\ntenant = \"acme\"\ndefault_team = \"X\"\n"
     );
     assert!(error(&second_scim).contains("only one scim account is allowed per tenant"));
+}
+
+#[test]
+fn directory_flows_read_the_store_or_a_directory_account_into_a_target() {
+    let text = format!(
+        "{EXAMPLE}\n[[flows]]\nname = \"nordic-directory\"\nkind = \"directory\"\ntenant = \"nordic\"\ntarget = \"drop\"\ndefault_team = \"Support\"\n[flows.policy]\ngroup_added = \"ignore\"\n[flows.filters]\nteam = \"^Sales\"\n\"attribute.department\" = \"north\"\n"
+    );
+    let c = parse(&text).unwrap();
+    let flow = c.flow("nordic-directory").unwrap();
+    assert_eq!(
+        flow.direction,
+        FlowDirection::Sync {
+            source: None,
+            target: "drop".into()
+        }
+    );
+    assert_eq!(flow.target(), Some("drop"));
+    assert_eq!(flow.schedule, Schedule::Every(Duration::from_secs(3600)));
+    let policy = crate::flows::directory::policy(flow).unwrap();
+    assert_eq!(
+        policy.action(crate::directory::ChangeKind::GroupAdded),
+        crate::directory::PolicyAction::Ignore
+    );
+
+    // `source = "store"` is the default written out.
+    let explicit = text.replace(
+        "kind = \"directory\"\n",
+        "kind = \"directory\"\nsource = \"store\"\n",
+    );
+    assert_eq!(
+        parse(&explicit)
+            .unwrap()
+            .flow("nordic-directory")
+            .unwrap()
+            .direction,
+        flow.direction
+    );
+
+    for (bad, expected) in [
+        (
+            text.replace("group_added = \"ignore\"", "group_added = \"delete\""),
+            "flows.nordic-directory: policy.group_added: \"delete\" is not an action for it; write one of create_team, ignore",
+        ),
+        (
+            text.replace("team = \"^Sales\"", "team = \"(\""),
+            "flows.nordic-directory: filters.team: \"(\" is not a regular expression",
+        ),
+        (
+            text.replace("target = \"drop\"\ndefault_team", "default_team"),
+            "flows.nordic-directory.target: is required",
+        ),
+        (
+            text.replace(
+                "kind = \"directory\"\n",
+                "kind = \"directory\"\nsource = \"lake\"\n",
+            ),
+            "flows.nordic-directory.source: \"lake\" is a http account, which has no directory to read",
+        ),
+    ] {
+        let err = error(&bad);
+        assert!(err.contains(expected), "{err}\n  expected: {expected}");
+    }
 }

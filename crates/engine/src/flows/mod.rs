@@ -6,6 +6,7 @@
 //! worker sends the messages later.
 
 pub mod agent_states;
+pub mod directory;
 pub mod forecast;
 mod ingest;
 mod interactions;
@@ -17,7 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use wfm_connectors::accounts::{PropertySpec, PropertyValue};
-use wfm_connectors::sources::Source;
+use wfm_connectors::sources::{DirectorySource, Source};
 use wfm_model::Schedule;
 use wfm_store::{Store, StoreError};
 
@@ -32,18 +33,22 @@ pub enum FlowKind {
     AgentStates,
     /// Daily forecasts and staffing of the next days per Calabrio skill, as forecast files.
     Forecast,
+    /// Directory sync: changes of a source's agents, teams and queues to a target's persons,
+    /// teams and service queues.
+    Directory,
 }
 
 /// Kinds named in the design that later versions add; configuring one says so plainly.
-const PLANNED: [&str; 4] = ["directory", "schedules", "timecards", "leave"];
+const PLANNED: [&str; 3] = ["schedules", "timecards", "leave"];
 
 impl FlowKind {
     /// Every kind this version runs.
-    pub const ALL: [FlowKind; 4] = [
+    pub const ALL: [FlowKind; 5] = [
         FlowKind::Interactions,
         FlowKind::IntervalStats,
         FlowKind::AgentStates,
         FlowKind::Forecast,
+        FlowKind::Directory,
     ];
 
     /// The name used in configuration.
@@ -53,6 +58,7 @@ impl FlowKind {
             FlowKind::IntervalStats => "interval_stats",
             FlowKind::AgentStates => "agent_states",
             FlowKind::Forecast => "forecast",
+            FlowKind::Directory => "directory",
         }
     }
 
@@ -63,6 +69,7 @@ impl FlowKind {
             FlowKind::IntervalStats => interval_stats::OPTIONS,
             FlowKind::AgentStates => agent_states::OPTIONS,
             FlowKind::Forecast => forecast::OPTIONS,
+            FlowKind::Directory => directory::OPTIONS,
         }
     }
 
@@ -73,6 +80,7 @@ impl FlowKind {
             FlowKind::IntervalStats => interval_stats::check_options(flow),
             FlowKind::AgentStates => agent_states::check_options(flow),
             FlowKind::Forecast => forecast::check_options(flow),
+            FlowKind::Directory => directory::check_options(flow),
         }
     }
 
@@ -85,7 +93,10 @@ impl FlowKind {
     pub fn streams(self) -> &'static [wfm_model::RecordKind] {
         match self {
             FlowKind::Interactions => &[wfm_model::RecordKind::Interactions],
-            FlowKind::IntervalStats | FlowKind::AgentStates | FlowKind::Forecast => &[],
+            FlowKind::IntervalStats
+            | FlowKind::AgentStates
+            | FlowKind::Forecast
+            | FlowKind::Directory => &[],
         }
     }
 
@@ -99,6 +110,8 @@ impl FlowKind {
             FlowKind::AgentStates => Some(Schedule::Continuous),
             // Hourly, and a run computes only once a forecast day has begun (see forecast.rs).
             FlowKind::Forecast => Some(Schedule::Every(Duration::from_secs(60 * 60))),
+            // Playvox syncs users daily to hourly: hourly.
+            FlowKind::Directory => Some(Schedule::Every(Duration::from_secs(60 * 60))),
         }
     }
 }
@@ -146,6 +159,14 @@ pub enum FlowDirection {
         /// What to do with records that are not valid.
         on_invalid: OnInvalid,
     },
+    /// From a directory source to a target account (directory sync): the source is read whole on
+    /// every run and compared with what the flow saw last.
+    Sync {
+        /// The directory-source account, or `None` for the store's own agents and queues.
+        source: Option<String>,
+        /// Account it delivers to.
+        target: String,
+    },
 }
 
 /// What an ingesting flow does with invalid input.
@@ -181,7 +202,7 @@ impl FlowSettings {
     /// The account the flow delivers to, if it delivers.
     pub fn target(&self) -> Option<&str> {
         match &self.direction {
-            FlowDirection::Deliver { target } => Some(target),
+            FlowDirection::Deliver { target } | FlowDirection::Sync { target, .. } => Some(target),
             FlowDirection::Ingest { .. } => None,
         }
     }
@@ -190,7 +211,7 @@ impl FlowSettings {
     pub fn source(&self) -> Option<&str> {
         match &self.direction {
             FlowDirection::Ingest { source, .. } => Some(source),
-            FlowDirection::Deliver { .. } => None,
+            FlowDirection::Deliver { .. } | FlowDirection::Sync { .. } => None,
         }
     }
 
@@ -253,12 +274,27 @@ pub enum FlowError {
 
 /// Runs the steps of one flow until it has caught up, or until `stop` turns true between steps.
 /// `source` is the flow's source account, for ingesting flows.
+/// `directory` is the directory-source account of a directory flow (`None` reads the store's).
 pub async fn execute(
     store: &std::sync::Arc<dyn Store>,
     flow: &FlowSettings,
     source: Option<&dyn Source>,
+    directory: Option<&dyn DirectorySource>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<RunCounts, FlowError> {
+    if let FlowDirection::Sync { source, .. } = &flow.direction {
+        return match (source, directory) {
+            (_, Some(directory)) => directory::execute(&**store, flow, directory).await,
+            (None, None) => {
+                let own = crate::directory::StoreDirectory::new(store.clone());
+                directory::execute(&**store, flow, &own).await
+            }
+            (Some(source), None) => Err(FlowError::Source(wfm_connectors::sources::SourceError {
+                source_name: format!("account {source}"),
+                message: "is not built as a directory source".to_string(),
+            })),
+        };
+    }
     match (&flow.direction, source) {
         (FlowDirection::Ingest { on_invalid, .. }, Some(source)) => {
             ingest::execute(&**store, flow, source, *on_invalid, stop).await
@@ -274,6 +310,8 @@ pub async fn execute(
             FlowKind::IntervalStats => interval_stats::execute(&**store, flow, stop).await,
             FlowKind::AgentStates => agent_states::execute_once(store, flow).await,
             FlowKind::Forecast => forecast::execute(&**store, flow, stop).await,
+            FlowKind::Directory => Ok(RunCounts::default()),
         },
+        (FlowDirection::Sync { .. }, _) => unreachable!("handled above"),
     }
 }

@@ -9,13 +9,14 @@
 //!
 //! [`router`] and [`CalabrioSandbox`] serve both on one address, the way one Calabrio web root
 //! does, so `wfm-bridge sandbox calabrio` can stand in for the whole system: the `calabrio`
-//! account's `url` and the `http` account uploading statistics point at the same server. Wfm.Api
-//! comes with its own work.
+//! account's `url` and the `http` account uploading statistics point at the same server.
+//! [`wfm_api`] adds Wfm.Api's command API and the agent import (directory sync).
 
 pub mod forecast_import;
 pub mod historical;
 pub mod rta;
 pub mod statistics_file;
+pub mod wfm_api;
 
 use std::fmt;
 use std::io;
@@ -30,6 +31,7 @@ use tokio::task::JoinHandle;
 use forecast_import::{ForecastImportConfig, ForecastImportHandle};
 use historical::{HistoricalConfig, HistoricalHandle};
 use rta::{RtaConfig, RtaHandle};
+use wfm_api::{WfmApiConfig, WfmApiHandle};
 
 /// How to start the whole Calabrio emulator: each part's configuration (both have defaults).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +46,9 @@ pub struct CalabrioConfig {
     /// The forecast import.
     #[serde(default)]
     pub forecast: ForecastImportConfig,
+    /// Wfm.Api and the agent import (directory sync's target).
+    #[serde(default)]
+    pub wfm_api: WfmApiConfig,
 }
 
 /// Why a configuration cannot be used.
@@ -69,6 +74,8 @@ pub struct CalabrioHandles {
     pub rta: RtaHandle,
     /// The forecast import.
     pub forecast: ForecastImportHandle,
+    /// Wfm.Api and the agent import.
+    pub wfm_api: WfmApiHandle,
 }
 
 /// One router serving both parts (their paths do not overlap), and their handles. Drop
@@ -78,14 +85,19 @@ pub fn router(config: &CalabrioConfig) -> Result<(Router, CalabrioHandles), Conf
     let (historical_router, historical) = historical::router(&config.historical)?;
     let (rta_router, rta) = rta::router(&config.rta)?;
     let (forecast_router, forecast) = forecast_import::router(&config.forecast)?;
-    // The RTA router has the fallback (its paths match ignoring case); the historical and
-    // forecast ones have only routes, so they merge.
+    let (wfm_api_router, wfm_api) = wfm_api::router(&config.wfm_api);
+    // The RTA router has the fallback (its paths match ignoring case); the others have only
+    // routes, so they merge.
     Ok((
-        rta_router.merge(historical_router).merge(forecast_router),
+        rta_router
+            .merge(historical_router)
+            .merge(forecast_router)
+            .merge(wfm_api_router),
         CalabrioHandles {
             historical,
             rta,
             forecast,
+            wfm_api,
         },
     ))
 }

@@ -9,6 +9,8 @@
 pub mod forecast;
 pub mod historical;
 pub mod rta;
+pub mod wfm_api;
+pub mod xlsx;
 
 /// The `calabrio` account type: real-time agent states to Calabrio's RTA API, JSON
 /// `Rta/State/Batch` or the SOAP service (see [`rta`]).
