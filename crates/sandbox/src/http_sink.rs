@@ -23,6 +23,7 @@
 //! `fail_next` lasts; 422 for a body containing the `poison` marker; else 200 with
 //! `{"seq": <n>}`. Counters count down per request they answer.
 
+use crate::intake::bearer_token;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -563,13 +564,6 @@ fn answer(
     }
 
     axum::Json(serde_json::json!({ "seq": seq })).into_response()
-}
-
-/// The token of an `Authorization: Bearer …` header.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The headers a delivery is judged by; `authorization` reduced to its scheme.

@@ -19,6 +19,7 @@
 
 pub mod calabrio;
 pub mod http_sink;
+mod intake;
 pub mod multipart;
 pub mod serenova;
 pub mod tcp_sink;

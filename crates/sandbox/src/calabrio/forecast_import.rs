@@ -63,6 +63,7 @@
 //! version of the number validator also accepts a decimal comma; the reference documents the point
 //! only, and so does this validator.
 
+use crate::intake;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -71,7 +72,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::civil::{Date, DateTime};
@@ -627,16 +628,7 @@ impl ForecastImportHandle {
 
     /// Whether a request carries the configured token (or none is configured).
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(expected) = &self.shared.token else {
-            return true;
-        };
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .is_some_and(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("bearer") && token.trim() == expected
-            })
+        intake::authorized(self.shared.token.as_deref(), headers)
     }
 }
 
@@ -667,48 +659,20 @@ pub fn router(
     let router = Router::new()
         .route(
             "/_sandbox/calabrio/forecast",
-            get(get_snapshot).delete(delete_all),
+            get(intake::get_snapshot::<ForecastImportHandle>)
+                .delete(intake::delete_all::<ForecastImportHandle>),
         )
-        .route("/forecast/import", get(probe).post(upload_any))
-        .route("/forecast/import/{skill}", get(probe).post(upload_skill))
+        .route(
+            "/forecast/import",
+            get(intake::probe::<ForecastImportHandle>).post(upload_any),
+        )
+        .route(
+            "/forecast/import/{skill}",
+            get(intake::probe::<ForecastImportHandle>).post(upload_skill),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(handle.clone());
     Ok((router, handle))
-}
-
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        "missing or invalid bearer token\n",
-    )
-        .into_response()
-}
-
-async fn get_snapshot(State(handle): State<ForecastImportHandle>, headers: HeaderMap) -> Response {
-    if !handle.authorized(&headers) {
-        return unauthorized();
-    }
-    axum::Json(handle.snapshot()).into_response()
-}
-
-async fn delete_all(State(handle): State<ForecastImportHandle>, headers: HeaderMap) -> Response {
-    if !handle.authorized(&headers) {
-        return unauthorized();
-    }
-    handle.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn probe(State(handle): State<ForecastImportHandle>, headers: HeaderMap) -> Response {
-    if !handle.authorized(&headers) {
-        return unauthorized();
-    }
-    (
-        StatusCode::OK,
-        "wfm-bridge sandbox: Calabrio forecast import\n",
-    )
-        .into_response()
 }
 
 async fn upload_any(State(handle): State<ForecastImportHandle>, request: Request) -> Response {
@@ -745,7 +709,7 @@ struct UploadAnswer {
 
 async fn upload(handle: ForecastImportHandle, skill: Option<String>, request: Request) -> Response {
     if !handle.authorized(request.headers()) {
-        return unauthorized();
+        return intake::unauthorized();
     }
     let read = match read_request(request, MAX_BODY_BYTES).await {
         Ok(read) => read,
@@ -1085,6 +1049,22 @@ fn analyze(
         previous_length = Some(length);
     }
     None
+}
+
+impl intake::Intake for ForecastImportHandle {
+    const DESCRIPTION: &'static str = "Calabrio forecast import";
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        ForecastImportHandle::authorized(self, headers)
+    }
+
+    fn snapshot_response(&self) -> Response {
+        axum::Json(self.snapshot()).into_response()
+    }
+
+    fn clear(&self) {
+        ForecastImportHandle::clear(self);
+    }
 }
 
 #[cfg(test)]

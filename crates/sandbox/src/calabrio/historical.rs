@@ -29,6 +29,7 @@
 //! harmless: the latest file wins, and rows it no longer has are gone. A refused file changes
 //! nothing.
 
+use crate::intake;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::fs;
@@ -41,7 +42,7 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::civil::{Date, Time};
@@ -696,16 +697,7 @@ impl HistoricalHandle {
 
     /// Whether a request carries the configured token (or none is configured).
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(expected) = &self.shared.token else {
-            return true;
-        };
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .is_some_and(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("bearer") && token.trim() == expected
-            })
+        intake::authorized(self.shared.token.as_deref(), headers)
     }
 
     /// The tenant of a request: named in the path, or the only one; else why not.
@@ -745,10 +737,17 @@ pub fn router(config: &HistoricalConfig) -> Result<(Router, HistoricalHandle), C
     let router = Router::new()
         .route(
             "/_sandbox/calabrio/historical",
-            get(get_snapshot).delete(delete_all),
+            get(intake::get_snapshot::<HistoricalHandle>)
+                .delete(intake::delete_all::<HistoricalHandle>),
         )
-        .route("/historical", get(probe).post(upload_single))
-        .route("/historical/{tenant}", get(probe).post(upload_tenant))
+        .route(
+            "/historical",
+            get(intake::probe::<HistoricalHandle>).post(upload_single),
+        )
+        .route(
+            "/historical/{tenant}",
+            get(intake::probe::<HistoricalHandle>).post(upload_tenant),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(handle.clone());
     Ok((router, handle))
@@ -861,33 +860,6 @@ impl Drop for CalabrioHistorical {
     }
 }
 
-async fn get_snapshot(State(handle): State<HistoricalHandle>, headers: HeaderMap) -> Response {
-    if !handle.authorized(&headers) {
-        return unauthorized();
-    }
-    axum::Json(handle.snapshot()).into_response()
-}
-
-async fn delete_all(State(handle): State<HistoricalHandle>, headers: HeaderMap) -> Response {
-    if !handle.authorized(&headers) {
-        return unauthorized();
-    }
-    handle.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// HEAD and GET of an upload path: what an `http` account's "test connection" sees.
-async fn probe(State(handle): State<HistoricalHandle>, headers: HeaderMap) -> Response {
-    if !handle.authorized(&headers) {
-        return unauthorized();
-    }
-    (
-        StatusCode::OK,
-        "wfm-bridge sandbox: Calabrio historical statistics intake\n",
-    )
-        .into_response()
-}
-
 async fn upload_single(State(handle): State<HistoricalHandle>, request: Request) -> Response {
     upload(handle, None, request).await
 }
@@ -898,15 +870,6 @@ async fn upload_tenant(
     request: Request,
 ) -> Response {
     upload(handle, Some(tenant), request).await
-}
-
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        "missing or invalid bearer token\n",
-    )
-        .into_response()
 }
 
 /// One file's outcome in an upload's answer.
@@ -929,7 +892,7 @@ struct UploadAnswer {
 
 async fn upload(handle: HistoricalHandle, tenant: Option<String>, request: Request) -> Response {
     if !handle.authorized(request.headers()) {
-        return unauthorized();
+        return intake::unauthorized();
     }
     let tenant = match handle.tenant_of(tenant) {
         Ok(tenant) => tenant,
@@ -1052,6 +1015,22 @@ async fn upload(handle: HistoricalHandle, tenant: Option<String>, request: Reque
         StatusCode::UNPROCESSABLE_ENTITY
     };
     (status, axum::Json(answer)).into_response()
+}
+
+impl intake::Intake for HistoricalHandle {
+    const DESCRIPTION: &'static str = "Calabrio historical statistics intake";
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        HistoricalHandle::authorized(self, headers)
+    }
+
+    fn snapshot_response(&self) -> Response {
+        axum::Json(self.snapshot()).into_response()
+    }
+
+    fn clear(&self) {
+        HistoricalHandle::clear(self);
+    }
 }
 
 #[cfg(test)]
