@@ -521,3 +521,76 @@ fn anonymous_bank_statistics_match_totals_counted_from_the_csv() {
     let offered: u64 = expected.values().map(|t| t[0]).sum();
     assert!(offered > 38_000, "{offered}");
 }
+
+/// `demo --serve` keeps every flow running into the sandbox and serves the console and the APIs
+/// with the tokens it prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_the_console_and_apis_after_the_tour() {
+    let run = Run::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(run.path("demo.out")).unwrap();
+    let mut demo = run
+        .cmd(&[
+            "demo",
+            "--agents",
+            "10",
+            "--days",
+            "2",
+            "--serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("WFM_BRIDGE_STORE")
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = wfm_connectors::http::client().unwrap();
+    let get = |path: &str, token: Option<&str>| {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.ok()?;
+            let status = response.status().as_u16();
+            Some((status, response.text().await.ok()?))
+        }
+    };
+    let mut console = None;
+    for _ in 0..600 {
+        if let Some((200, body)) = get("/console/", None).await {
+            console = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let printed = std::fs::read_to_string(run.path("demo.out")).unwrap_or_default();
+    let flows = get("/api/v1/flows", Some("demo-admin")).await;
+    let anonymous = get("/api/v1/flows", None).await;
+    let _ = demo.kill();
+    let _ = demo.wait();
+
+    let console = console.unwrap_or_else(|| panic!("the console never answered\n{printed}"));
+    assert!(console.contains("<html"), "{console}");
+    assert!(
+        printed.contains(&format!(
+            "Console: http://127.0.0.1:{port}/console/  (admin token: demo-admin)"
+        )),
+        "{printed}"
+    );
+    let (status, flows) = flows.expect("the API answers");
+    assert_eq!(status, 200, "{flows}");
+    for flow in ["directory", "statistics", "forecasts", "rta"] {
+        assert!(
+            flows.contains(&format!("\"{flow}\"")),
+            "{flow} not in {flows}"
+        );
+    }
+    assert_eq!(anonymous.map(|(status, _)| status), Some(401));
+}

@@ -2,6 +2,7 @@
 //! into a store, shows what the store now holds, then runs the Calabrio flows (interval statistics
 //! and real-time agent states) into the sandbox Calabrio emulator and shows what it accepted.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,6 +39,19 @@ pub struct DemoArgs {
     /// Number of days simulated, ending yesterday.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
+
+    /// After the tour, keep every flow running into the sandbox and serve the console here until
+    /// Ctrl-C. The default when standard output is a terminal; `--no-serve` ends after the tour.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// End after the tour, even on a terminal.
+    #[arg(long, conflicts_with = "serve")]
+    pub no_serve: bool,
+
+    /// Address of the console and APIs while serving.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 const TENANT: &str = "demo";
@@ -45,6 +59,9 @@ const TIME_ZONE: &str = "Europe/Stockholm";
 const RTA_KEY: &str = "demo-rta-key";
 const WFM_TOKEN: &str = "demo-wfm-token";
 const DEFAULT_TEAM: &str = "Stockholm/Default";
+/// The demo serves on loopback only, so its tokens can be fixed and printed.
+const ADMIN_TOKEN: &str = "demo-admin";
+const INGEST_TOKEN: &str = "demo-ingest";
 
 /// Runs `demo`.
 pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
@@ -119,11 +136,34 @@ pub async fn run(args: DemoArgs, ctx: &Context) -> Result<()> {
         out.say(format!("   {:>12}  {what}", count(n)));
     }
 
-    calabrio_tour(store.clone(), &store_url, from, ctx).await?;
+    let serve = args.serve || (!args.no_serve && std::io::stdout().is_terminal());
+    let (engine, sandbox) = calabrio_tour(store.clone(), &store_url, from, ctx).await?;
     out.say(format!(
         "\nNext: wfm-bridge --store {store_url} export agents --tenant {TENANT}\n      \
          wfm-bridge --store {store_url} stats --tenant {TENANT} --from {from} --out stats/"
     ));
+    if !serve {
+        sandbox.stop().await;
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (use --listen)", args.listen))?;
+    let listen = listener.local_addr()?;
+    out.say(format!(
+        "\n5. Every flow keeps running into the sandbox Calabrio at http://{}/ (agent states: \
+         GET /_sandbox/calabrio/rta).\n   Console: http://{listen}/console/  (admin token: {ADMIN_TOKEN})\n   \
+         Push states: curl -H 'Authorization: Bearer {INGEST_TOKEN}' -d '[{{\"agent\":\"a0005\",\"at\":\"…\",\"state\":\"ready\"}}]' \
+         http://{listen}/api/v1/tenants/{TENANT}/states\n   Ctrl-C stops.",
+        sandbox.addr()
+    ));
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        crate::commands::serve::wait_for_stop_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    crate::commands::serve::serve_engine(Arc::new(engine), listener, stop).await?;
+    sandbox.stop().await;
     Ok(())
 }
 
@@ -134,7 +174,7 @@ async fn calabrio_tour(
     store_url: &str,
     from: jiff::civil::Date,
     ctx: &Context,
-) -> Result<()> {
+) -> Result<(Engine, CalabrioSandbox)> {
     let out = &ctx.out;
     let mut rta_tenant = RtaTenantConfig::new(TENANT, RTA_KEY, &["1"]);
     rta_tenant.auto_persons = true;
@@ -176,6 +216,12 @@ url = "{store_url}"
 [[tenants]]
 id = "{TENANT}"
 time_zone = "{TIME_ZONE}"
+ingest_token = "env:DEMO_INGEST_TOKEN"
+[[admin_tokens]]
+name = "demo"
+token = "env:DEMO_ADMIN_TOKEN"
+role = "admin"
+tenants = ["*"]
 [[accounts]]
 name = "calabrio-rta"
 type = "calabrio"
@@ -238,6 +284,8 @@ logged_out = "LOGGED-OFF"
     let env = [
         ("DEMO_RTA_KEY".to_string(), RTA_KEY.to_string()),
         ("DEMO_WFM_TOKEN".to_string(), WFM_TOKEN.to_string()),
+        ("DEMO_INGEST_TOKEN".to_string(), INGEST_TOKEN.to_string()),
+        ("DEMO_ADMIN_TOKEN".to_string(), ADMIN_TOKEN.to_string()),
     ];
     let config = Config::parse("demo", &config_text, &env, None)?;
     let engine = Engine::start(config, store.clone()).await?;
@@ -323,8 +371,7 @@ logged_out = "LOGGED-OFF"
         shown.len(),
         shown.join(", ")
     ));
-    sandbox.stop().await;
-    Ok(())
+    Ok((engine, sandbox))
 }
 
 async fn run_flow(engine: &Engine, flow: &str) -> Result<()> {

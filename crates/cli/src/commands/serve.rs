@@ -2,6 +2,8 @@
 //! Ctrl-C. On a stop signal no new run or send starts; runs and sends in progress finish; the rest
 //! stays in the outbox for the next start.
 
+use std::sync::Arc;
+
 use anyhow::{Context as _, Result};
 use clap::Args;
 use tokio::sync::watch;
@@ -23,7 +25,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
     let store = ctx.open_store(Some(&config)).await?;
     let listen = args.listen.unwrap_or(config.listen);
-    let engine = std::sync::Arc::new(Engine::start(config, store.clone()).await?);
+    let engine = Arc::new(Engine::start(config, store.clone()).await?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (set [server] listen or --listen)"))?;
@@ -45,6 +47,20 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
         tracing::info!("stopping: finishing runs and sends in progress");
         let _ = stop_tx.send(true);
     });
+    let result = serve_engine(engine, listener, stop).await;
+    signals.abort();
+    result?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs the engine's scheduler and delivery worker and the HTTP server (ingest, SCIM, admin API,
+/// console, health, metrics) on `listener` until `stop` turns true; `demo` serves its tour with it.
+pub async fn serve_engine(
+    engine: Arc<Engine>,
+    listener: tokio::net::TcpListener,
+    stop: watch::Receiver<bool>,
+) -> Result<()> {
     let tokens = wfm_server::ingest::TenantTokens::new(engine.config.tenants.iter().map(|t| {
         (
             t.tenant.tenant.as_str(),
@@ -64,7 +80,7 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
             engine.store.clone(),
             engine.tracker.clone(),
         )),
-        tokens: std::sync::Arc::new(tokens),
+        tokens: Arc::new(tokens),
         engine: Some(engine.clone()),
     };
     let mut http_stop = stop.clone();
@@ -72,16 +88,14 @@ pub async fn run(args: ServeArgs, ctx: &Context) -> Result<()> {
         let _ = http_stop.wait_for(|s| *s).await;
     }));
     let result = engine.run(stop).await;
-    signals.abort();
     http.await
         .context("the HTTP server stopped unexpectedly")??;
     result?;
-    tracing::info!("stopped");
     Ok(())
 }
 
 /// SIGTERM (service managers, `kill`) or SIGINT (Ctrl-C).
-async fn wait_for_stop_signal() {
+pub async fn wait_for_stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
