@@ -251,7 +251,7 @@ async fn the_console_manages_accounts_flows_and_shows_the_agent_board() {
         "--queues",
         "2",
         "--days",
-        "15",
+        "16",
         "--from",
         "2024-02-18",
         "--out",
