@@ -3,7 +3,7 @@
 #
 # Installs schemathesis into a virtualenv under /tmp, starts `wfm-bridge serve` with a demo
 # configuration (two tenants, accounts and flows, an admin token, a secrets key) in a temporary
-# directory, pushes a few agent states, and runs schemathesis against /api/v1/openapi.json with the
+# directory, imports two simulated weeks, syncs the directory, pushes a few agent states, and runs schemathesis against /api/v1/openapi.json with the
 # admin token: every check (no 5xx, status codes, content types and response bodies matching their
 # schemas). Prints schemathesis's summary; exits non-zero when a check fails.
 #
@@ -46,6 +46,11 @@ name = "nordic-interactions"
 kind = "interactions"
 tenant = "nordic"
 target = "drop"
+[[flows]]
+name = "nordic-directory"
+kind = "directory"
+tenant = "nordic"
+target = "drop"
 [[admin_tokens]]
 name = "conformance"
 token = "env:ADMIN_TOKEN"
@@ -55,6 +60,13 @@ TOML
 export ADMIN_TOKEN=conformance-admin-token NORDIC_INGEST=nordic-ingest
 WFM_BRIDGE_SECRET_KEY=$("$bin" secrets generate-key)
 export WFM_BRIDGE_SECRET_KEY
+# Two simulated weeks (queues q01, q02), so that statistics and forecasts meet real data.
+binpath=$(realpath "$bin")
+(cd "$work" && "$binpath" simulate --tenant nordic --agents 4 --queues 2 \
+  --days 15 --from 2024-02-19 --out sim >/dev/null &&
+  for kind in tenants queues agents interactions; do
+    "$binpath" import "$kind" "sim/$kind.jsonl" --quiet >/dev/null
+  done)
 (cd "$work" && exec "$(cd - >/dev/null; realpath "$bin")" serve --listen "127.0.0.1:$port" 2>"$work/serve.log") &
 serve_pid=$!
 for _ in $(seq 100); do
@@ -64,6 +76,10 @@ done
 curl -fsS -X POST "http://127.0.0.1:$port/api/v1/tenants/nordic/states" \
   -H "Authorization: Bearer $NORDIC_INGEST" -H 'Content-Type: application/json' \
   -d '[{"agent":"a1","at":"2024-03-01T08:00:00Z","state":"ready"}]' >/dev/null
+
+# A directory sync of the imported agents, for the directory change log.
+curl -fsS -X POST "http://127.0.0.1:$port/api/v1/flows/nordic-directory/run" \
+  -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{}' >/dev/null
 
 status=0
 run() {
@@ -79,7 +95,7 @@ run
 # Pass 2: the path parameters of the demo's tenant, flow and first message, so that the
 # operations meet real resources (a file flow, a tenant with agent states, message 1).
 echo "== pass 2: real tenant, flow and message"
-run --set-path tenant=nordic --set-path name=nordic-interactions --set-path id=1 --set-path queue=q1
+run --set-path tenant=nordic --set-path name=nordic-interactions --set-path id=1 --set-path queue=q01
 if grep -qi "panicked" "$work/serve.log"; then
   echo "serve panicked:"; grep -i -A3 panicked "$work/serve.log"; status=1
 fi

@@ -26,8 +26,13 @@ struct Server {
 
 impl Server {
     fn new(lake: &str) -> Server {
+        Server::with_extra(lake, "")
+    }
+
+    /// A server whose configuration ends with `extra` (more accounts and flows).
+    fn with_extra(lake: &str, extra: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let config = format!(
+        let mut config = format!(
             r#"
 [store]
 url = "sqlite://store.db"
@@ -68,6 +73,7 @@ role = "admin"
 tenants = ["baltic"]
 "#
         );
+        config.push_str(extra);
         std::fs::write(dir.path().join("wfm-bridge.toml"), config).unwrap();
         Server {
             dir,
@@ -810,4 +816,274 @@ async fn queue_statistics_are_the_rows_of_the_stats_command() {
         body["error"].as_str().unwrap().starts_with("from:"),
         "{body}"
     );
+}
+
+fn run_ok(server: &Server, args: &[&str]) -> Vec<u8> {
+    let out = server.cmd(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The forecast endpoint gives the numbers of `wfm-bridge forecast predict --tenant --queue` for
+/// the same range, with the actual offered contacts of past intervals; tenant scope, viewer
+/// reading and bad parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_forecasts_are_those_of_forecast_predict() {
+    let lake = HttpSink::start("127.0.0.1:0").await.unwrap();
+    let mut server = Server::new(&format!("{}/lake", lake.url()));
+    // Three weeks of history before 2024-03-04 and the three days forecast.
+    run_ok(
+        &server,
+        &[
+            "simulate",
+            "--tenant",
+            "nordic",
+            "--agents",
+            "8",
+            "--queues",
+            "2",
+            "--days",
+            "24",
+            "--from",
+            "2024-02-12",
+            "--out",
+            "sim",
+        ],
+    );
+    for kind in ["tenants", "queues", "agents", "interactions", "states"] {
+        run_ok(&server, &["import", kind, &format!("sim/{kind}.jsonl")]);
+    }
+    server.start().await;
+    let (status, queues) = server.get("/api/v1/tenants/nordic/queues", VIEWER).await;
+    assert_eq!(status, StatusCode::OK);
+    let queue = queues[0]["queue"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/tenants/nordic/queues/{queue}/forecast");
+
+    // A viewer reads it.
+    let (status, body) = server
+        .get(&format!("{path}?from=2024-03-04&days=3"), VIEWER)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["queue"], json!(queue));
+    assert_eq!(body["days"], 3);
+    let minutes = body["interval_minutes"].as_u64().unwrap();
+    let intervals = body["intervals"].as_array().unwrap();
+    assert!(!intervals.is_empty());
+
+    // The CLI's forecast of the same range, at the same interval length.
+    let stdout = run_ok(
+        &server,
+        &[
+            "forecast",
+            "predict",
+            "--tenant",
+            "nordic",
+            "--queue",
+            &queue,
+            "--from",
+            "2024-03-04",
+            "--days",
+            "3",
+            "--interval",
+            &minutes.to_string(),
+        ],
+    );
+    let csv = String::from_utf8(stdout).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("start,calls"));
+    let expected: Vec<(jiff::Timestamp, String)> = lines
+        .map(|l| {
+            let (start, calls) = l.split_once(',').unwrap();
+            (start.parse().unwrap(), calls.to_string())
+        })
+        .collect();
+    let got: Vec<(jiff::Timestamp, String)> = intervals
+        .iter()
+        .map(|i| {
+            (
+                i["start"].as_str().unwrap().parse().unwrap(),
+                format!("{:.2}", i["forecast_contacts"].as_f64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+
+    // The days are past: every interval has its actual offered contacts, and they add up to the
+    // queue's offered contacts of the statistics endpoint on those days (direct and overflow in:
+    // each offer of a contact to the queue).
+    assert!(intervals.iter().all(|i| i["actual_contacts"].is_number()));
+    let actual: f64 = intervals
+        .iter()
+        .map(|i| i["actual_contacts"].as_f64().unwrap())
+        .sum();
+    assert!(actual > 0.0);
+    let (status, stats) = server
+        .get(
+            &format!(
+                "/api/v1/tenants/nordic/queues/{queue}/statistics?from=2024-03-04&to=2024-03-06"
+            ),
+            VIEWER,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let offered: f64 = stats["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["offd_direct_call_cnt"].as_f64().unwrap()
+                + r["overflow_in_call_cnt"].as_f64().unwrap()
+        })
+        .sum();
+    assert_eq!(actual, offered);
+
+    // Another tenant's token sees no such tenant.
+    let (status, body) = server
+        .get(&format!("{path}?from=2024-03-04&days=3"), BALTIC)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Bad parameters are 400 naming the parameter.
+    for (query, name) in [
+        ("from=2024-03-04&days=32", "days:"),
+        ("from=2024-03-04&days=0", "days:"),
+        ("from=4 March", "from:"),
+        ("method=magic", "method:"),
+        ("colour=red", "colour:"),
+    ] {
+        let (status, body) = server.get(&format!("{path}?{query}"), VIEWER).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(name),
+            "{query}: {body}"
+        );
+    }
+    // No history: 422 saying so.
+    let (status, body) = server
+        .get(
+            "/api/v1/tenants/nordic/queues/no-such-queue/forecast?from=2024-03-04",
+            VIEWER,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no contacts offered")
+    );
+}
+
+/// The directory change log lists what a directory flow found, newest first, by tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_change_log_lists_a_syncs_changes() {
+    let lake = HttpSink::start("127.0.0.1:0").await.unwrap();
+    let mut server = Server::with_extra(
+        &format!("{}/lake", lake.url()),
+        r#"
+[[accounts]]
+name = "directory-out"
+type = "files"
+tenant = "nordic"
+path = "directory-out"
+create_dir = true
+[[flows]]
+name = "nordic-directory"
+kind = "directory"
+tenant = "nordic"
+target = "directory-out"
+"#,
+    );
+    run_ok(
+        &server,
+        &[
+            "simulate",
+            "--tenant",
+            "nordic",
+            "--agents",
+            "5",
+            "--queues",
+            "2",
+            "--days",
+            "1",
+            "--from",
+            "2024-03-04",
+            "--out",
+            "sim",
+        ],
+    );
+    for kind in ["tenants", "queues", "agents"] {
+        run_ok(&server, &["import", kind, &format!("sim/{kind}.jsonl")]);
+    }
+    server.start().await;
+    let log = "/api/v1/tenants/nordic/directory/log";
+    let (status, body) = server
+        .post("/api/v1/flows/nordic-directory/run", ADMIN, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["error"], Value::Null, "{body}");
+
+    let (status, entries) = server.get(log, VIEWER).await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    let entries = entries.as_array().unwrap().clone();
+    let added = entries
+        .iter()
+        .filter(|e| e["change"] == "user_added")
+        .count();
+    assert_eq!(added, 5, "{entries:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["tenant"] == "nordic" && e["flow"] == "nordic-directory")
+    );
+    let ids: Vec<i64> = entries.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+
+    // Limit and paging.
+    let (status, page) = server.get(&format!("{log}?limit=2"), VIEWER).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    let (_, rest) = server
+        .get(&format!("{log}?before_id={}&limit=1000", ids[1]), VIEWER)
+        .await;
+    assert_eq!(rest.as_array().unwrap().len(), ids.len() - 2);
+    let (_, by_flow) = server
+        .get(&format!("{log}?flow=nordic-directory"), VIEWER)
+        .await;
+    assert_eq!(by_flow.as_array().unwrap().len(), ids.len());
+
+    // Another tenant's token: 404; its own tenant has no entries; a flow of another tenant: 404.
+    let (status, _) = server.get(log, BALTIC).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, own) = server
+        .get("/api/v1/tenants/baltic/directory/log", BALTIC)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(own, json!([]));
+    let (status, body) = server
+        .get(
+            "/api/v1/tenants/baltic/directory/log?flow=nordic-directory",
+            BALTIC,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Bad parameters: 400 naming them.
+    for (query, name) in [
+        ("limit=0", "limit:"),
+        ("before_id=x", "before_id:"),
+        ("since=1", "since:"),
+    ] {
+        let (status, body) = server.get(&format!("{log}?{query}"), VIEWER).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(name),
+            "{query}: {body}"
+        );
+    }
+    // No token: 401.
+    let (status, _) = server.call("GET", log, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

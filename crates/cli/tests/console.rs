@@ -2,7 +2,8 @@
 //! driven over the W3C WebDriver protocol (JSON over HTTP with the workspace's reqwest), and the
 //! sandbox HTTP sink as the WFM system. Logs in with an admin token, creates an account from the
 //! generated property sheet, presses Test Connection and reads the verdict, runs a flow and sees its
-//! run, and sees the live agent board.
+//! run, sees the live agent board, the statistics and forecast-vs-actual charts, and the
+//! directory change log after a sync.
 //!
 //! Without `chromium` and `chromedriver` (Debian packages of those names) the test prints
 //! "skipping: …" and passes.
@@ -177,6 +178,17 @@ kind = "agent_states"
 tenant = "nordic"
 target = "lake"
 enabled = false
+[[accounts]]
+name = "directory-out"
+type = "files"
+tenant = "nordic"
+path = "directory-out"
+create_dir = true
+[[flows]]
+name = "nordic-directory"
+kind = "directory"
+tenant = "nordic"
+target = "directory-out"
 [[admin_tokens]]
 name = "ops"
 token = "env:ADMIN_TOKEN"
@@ -214,7 +226,8 @@ async fn the_console_manages_accounts_flows_and_shows_the_agent_board() {
     let lake = HttpSink::start("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &format!("{}/lake", lake.url()));
-    // A simulated day, for the statistics chart.
+    // Two simulated weeks and the day charted: the statistics chart of the day, and the forecast
+    // of the week from it learned from the weeks before.
     let bin = env!("CARGO_BIN_EXE_wfm-bridge");
     let ok = |args: &[&str]| {
         let out = Command::new(bin)
@@ -238,9 +251,9 @@ async fn the_console_manages_accounts_flows_and_shows_the_agent_board() {
         "--queues",
         "2",
         "--days",
-        "1",
+        "16",
         "--from",
-        "2024-03-04",
+        "2024-02-18",
         "--out",
         "sim",
     ]);
@@ -495,11 +508,47 @@ async fn the_console_manages_accounts_flows_and_shows_the_agent_board() {
         offered.as_i64().unwrap() > 0,
         "no interval with offered contacts drawn"
     );
+    // Forecast vs actual of the week from the date: both series drawn.
+    browser
+        .wait(
+            "the forecast chart",
+            "document.querySelector('#forecast-svg path.series-forecast') !== null && document.querySelector('#forecast-svg path.series-actual') !== null",
+        )
+        .await;
+    let points = browser
+        .script("return ['forecast', 'actual'].map(s => document.querySelector('#forecast-svg path.series-' + s).getAttribute('d').split(' L ').length);")
+        .await;
+    let points: Vec<i64> = points
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     assert!(
-        browser
-            .text("#forecast")
-            .await
-            .contains("Forecast vs actual")
+        points[0] > 10 && points[1] > 10,
+        "points per series: {points:?}"
+    );
+
+    // A directory sync (run now through the API), then its change log in the console.
+    let run = http
+        .post(format!("{base}/api/v1/flows/nordic-directory/run"))
+        .bearer_auth(ADMIN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 200, "{}", run.text().await.unwrap());
+    browser.click("nav .tab[data-page=\"directory\"]").await;
+    browser
+        .wait(
+            "the directory change log",
+            "document.querySelectorAll('#directory-log tr.directory-entry').length >= 6",
+        )
+        .await;
+    let entry = browser.text("#directory-log tr.directory-entry").await;
+    assert!(
+        entry.contains("user_added") && entry.contains("nordic-directory"),
+        "entry: {entry}"
     );
 
     let _ = http.delete(browser.base.clone()).send().await;

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod directory_sources;
 pub mod export;
 pub mod flows;
+pub mod forecasts;
 pub mod import;
 pub mod ingest;
 pub mod metrics;

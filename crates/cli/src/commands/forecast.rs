@@ -67,7 +67,7 @@ pub struct InputArgs {
     pub queue: Vec<String>,
 
     /// Days of store history before the forecast's first day (before today for backtest).
-    #[arg(long, default_value_t = 70, value_name = "DAYS")]
+    #[arg(long, default_value_t = wfm_engine::forecasts::DEFAULT_HISTORY_DAYS, value_name = "DAYS")]
     pub history_days: u32,
 
     /// Interval length in minutes: 15, 30 or 60.
@@ -248,52 +248,28 @@ async fn load_store(
 ) -> Result<LoadedSeries> {
     let tenant_id = args.tenant.as_deref().expect("clap: --input or --tenant");
     let store = ctx.open_store(None).await?;
-    let tenant = store
-        .tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.tenant == tenant_id)
-        .with_context(|| {
-            format!("tenant {tenant_id:?} is not in the store (import its tenants file first)")
+    // The same reading as the admin API's queue forecast (`wfm_engine::forecasts`).
+    let spec = wfm_engine::forecasts::QueueSeriesSpec {
+        tenant: tenant_id,
+        queues: &args.queue,
+        interval: Some(args.interval),
+        history_days: args.history_days,
+        until,
+        extra_days,
+        closed: &args.closed,
+    };
+    let loaded = wfm_engine::forecasts::queue_series(&*store, &spec)
+        .await
+        .map_err(|e| match e {
+            wfm_engine::forecasts::QueueForecastError::Range("history_days") => {
+                anyhow::anyhow!("--history-days reaches before the calendar")
+            }
+            other => anyhow::anyhow!(other),
         })?;
-    let grid = tenant
-        .grid()
-        .map_err(|e| anyhow::anyhow!("tenant {tenant_id}: {e}"))?;
-    let grid = IntervalGrid::new(grid.zone().clone(), args.interval);
-    let start = grid.day_start(
-        until
-            .checked_sub(jiff::Span::new().days(i64::from(args.history_days)))
-            .context("--history-days reaches before the calendar")?,
-    );
-    let end = grid.day_start(
-        until
-            .checked_add(jiff::Span::new().days(i64::from(extra_days)))
-            .context("the period reaches past the calendar")?,
-    );
-    let group: std::collections::BTreeMap<String, String> = args
-        .queue
-        .iter()
-        .map(|q| (q.clone(), "series".to_string()))
-        .collect();
-    let (mut observations, _) =
-        wfm_engine::flows::forecast::offered_history(&*store, tenant_id, &group, start, end)
-            .await?;
-    let name = format!("tenant {tenant_id}, queue {}", args.queue.join("+"));
-    let observations = observations.remove("series").unwrap_or_default();
-    if observations.is_empty() {
-        bail!(
-            "{name}: no contacts offered from {} to {} in the store",
-            start.to_zoned(grid.zone().clone()).date(),
-            until
-        );
-    }
-    let calendar = Calendar::with_closed(args.closed.iter().copied());
-    let series = IntervalSeries::build(grid, calendar, observations)
-        .with_context(|| format!("{name}: cannot build the series"))?;
     Ok(LoadedSeries {
-        series,
+        series: loaded.series,
         notes: Vec::new(),
-        name,
+        name: loaded.name,
     })
 }
 

@@ -2,9 +2,10 @@
 //!
 //! One module per resource, each with its handlers and its routes: [`tenants`], [`accounts`]
 //! (with the account types), [`flows`], [`runs`], [`outbox`] (dead letters), [`states`] (the live
-//! agent board), [`statistics`] (interval statistics of a queue); [`openapi`] serves the OpenAPI 3
-//! document, [`console`] the embedded web console. New resources (the directory change log,
-//! forecasts) are a new module whose `routes()` is merged in [`router`].
+//! agent board), [`statistics`] (interval statistics of a queue), [`directory`] (the directory
+//! change log), [`forecasts`] (forecast vs actual of a queue); [`openapi`] serves the OpenAPI 3
+//! document, [`console`] the embedded web console. New resources are a new module whose
+//! `routes()` is merged in [`router`].
 //!
 //! Every request but the OpenAPI document and the console's static files needs
 //! `Authorization: Bearer <token>` of an `[[admin_tokens]]` entry ([`auth`]): no token or an
@@ -20,7 +21,9 @@
 pub mod accounts;
 pub mod auth;
 pub mod console;
+pub mod directory;
 pub mod flows;
+pub mod forecasts;
 pub mod openapi;
 pub mod outbox;
 pub mod runs;
@@ -57,6 +60,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(outbox::routes())
         .merge(states::routes())
         .merge(statistics::routes())
+        .merge(directory::routes())
+        .merge(forecasts::routes())
         .merge(openapi::routes())
         .with_state(state)
         .merge(console::routes())

@@ -243,6 +243,46 @@ pub fn document() -> Value {
                     }
                 } }
             }
+        },
+        "DirectoryLogEntry": {
+            "type": "object",
+            "required": ["id", "tenant", "flow", "source", "at", "change", "subject", "before",
+                         "after", "action", "person_id"],
+            "additionalProperties": false,
+            "properties": {
+                "id": { "type": "integer" }, "tenant": { "type": "string" },
+                "flow": { "type": "string" }, "source": { "type": "string" },
+                "at": { "type": "integer", "description": "Epoch milliseconds" },
+                "change": { "type": "string", "description": "The kind of change (person_added, …)" },
+                "subject": { "type": "string" },
+                "before": { "type": ["string", "null"], "description": "The value before, as JSON text" },
+                "after": { "type": ["string", "null"], "description": "The value after, as JSON text" },
+                "action": { "type": "string", "description": "What the flow's policy did" },
+                "person_id": { "type": ["string", "null"] }
+            }
+        },
+        "QueueForecast": {
+            "type": "object",
+            "required": ["tenant", "queue", "from", "days", "interval_minutes", "method", "intervals"],
+            "additionalProperties": false,
+            "properties": {
+                "tenant": { "type": "string" }, "queue": { "type": "string" },
+                "from": { "type": "string", "format": "date" },
+                "days": { "type": "integer", "minimum": 1, "maximum": 31 },
+                "interval_minutes": { "type": "integer", "enum": [15, 30, 60] },
+                "method": { "type": "string", "enum": ["baseline", "profile", "last_week"] },
+                "intervals": { "type": "array", "items": {
+                    "type": "object",
+                    "required": ["start", "forecast_contacts", "forecast_aht_s", "actual_contacts"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "start": { "type": "string", "format": "date-time" },
+                        "forecast_contacts": { "type": "number", "minimum": 0 },
+                        "forecast_aht_s": { "type": ["number", "null"] },
+                        "actual_contacts": { "type": ["number", "null"], "description": "Contacts offered; null for intervals not yet ended" }
+                    }
+                } }
+            }
         }
     });
 
@@ -418,7 +458,7 @@ pub fn document() -> Value {
             }
         },
         "/api/v1/tenants/{tenant}/queues/{queue}/statistics": {
-            "parameters": [tenant, path_param("queue", "Queue id")],
+            "parameters": [tenant.clone(), path_param("queue", "Queue id")],
             "get": {
                 "summary": "Interval statistics of a queue for local dates from..=to (at most 31 days)",
                 "operationId": "queueStatistics",
@@ -430,6 +470,36 @@ pub fn document() -> Value {
                     ("400", "A bad date or window"), ("404", "No such tenant"),
                     ("422", "The statistics cannot be computed"), ("503", "The store failed")])
             }
+        },
+        "/api/v1/tenants/{tenant}/queues/{queue}/forecast": {
+            "parameters": [tenant.clone(), path_param("queue", "Queue id")],
+            "get": {
+                "summary": "Forecast contacts of a queue per interval (as `forecast predict --tenant --queue`), with the actual contacts of intervals that have ended",
+                "operationId": "queueForecast",
+                "parameters": [
+                    query_param("from", "First local date forecast; the history is the 70 days before it (default: today)", json!({ "type": "string", "format": "date" })),
+                    query_param("days", "Days forecast (default 7, at most 31)", json!({ "type": "integer", "minimum": 1, "maximum": 31 })),
+                    query_param("method", "auto (chosen by backtest, the default), baseline, profile or last_week", json!({ "type": "string", "enum": ["auto", "baseline", "profile", "last_week"] }))
+                ],
+                "responses": responses(("200", ok("Intervals", reference("QueueForecast"))), &[
+                    ("400", "A bad parameter"), ("404", "No such tenant"),
+                    ("422", "Nothing to forecast from (no history)"), ("503", "The store failed")])
+            }
+        },
+        "/api/v1/tenants/{tenant}/directory/log": {
+            "parameters": [tenant],
+            "get": {
+                "summary": "The directory change log: what directory flows found and did, newest first",
+                "operationId": "directoryLog",
+                "parameters": [
+                    query_param("flow", "Only this flow", json!({ "type": "string" })),
+                    query_param("before_id", "Only ids below this (paging)", json!({ "type": "integer", "minimum": 1 })),
+                    query_param("limit", "At most this many (default 100)", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }))
+                ],
+                "responses": responses(("200", ok("Entries", array("DirectoryLogEntry"))), &[
+                    ("400", "A bad parameter"), ("404", "No such tenant, or a flow of another tenant"),
+                    ("503", "The store failed")])
+            }
         }
     });
     json!({
@@ -437,7 +507,7 @@ pub fn document() -> Value {
         "info": {
             "title": "wfm-bridge admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Integration accounts, flows, runs, the outbox and dead letters, live agent states and interval statistics. Authenticate with Authorization: Bearer <an [[admin_tokens]] token>."
+            "description": "Integration accounts, flows, runs, the outbox and dead letters, live agent states, interval statistics, queue forecasts and the directory change log. Authenticate with Authorization: Bearer <an [[admin_tokens]] token>."
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],

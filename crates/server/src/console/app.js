@@ -433,9 +433,91 @@ async function chart(event) {
   const queue = $("queue").value;
   const date = $("stats-date").value;
   if (!queue || !date) return;
+  // Only the answers to the latest request are drawn (an earlier, slower one must not win).
+  const ticket = (state.chartTicket = (state.chartTicket || 0) + 1);
   const data = await api("GET", "/tenants/" + encodeURIComponent(state.tenant) + "/queues/" +
     encodeURIComponent(queue) + "/statistics?from=" + date + "&to=" + date);
+  if (ticket !== state.chartTicket) return;
   drawChart(data);
+  await forecastChart(queue, date, ticket);
+}
+
+// ---- forecast vs actual --------------------------------------------------------------------
+
+async function forecastChart(queue, date, ticket) {
+  const box = $("forecast-chart");
+  box.replaceChildren();
+  let data;
+  try {
+    data = await api("GET", "/tenants/" + encodeURIComponent(state.tenant) + "/queues/" +
+      encodeURIComponent(queue) + "/forecast?from=" + date + "&days=7");
+  } catch (e) {
+    if (e.message === "unauthorized") throw e;
+    if (ticket === state.chartTicket) box.textContent = "No forecast: " + e.message;
+    return;
+  }
+  if (ticket === state.chartTicket) drawForecast(box, data);
+}
+
+// Forecast contacts per interval as a line, actual offered contacts (intervals that ended) as a
+// second line.
+function drawForecast(box, data) {
+  const points = data.intervals;
+  const W = 900, H = 260, left = 40, bottom = 40, top = 20;
+  const root = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, id: "forecast-svg" });
+  const values = points.flatMap((p) => [p.forecast_contacts, p.actual_contacts || 0]);
+  const max = Math.max(1, ...values);
+  const n = Math.max(1, points.length);
+  const step = (W - left - 10) / n;
+  const y = (v) => H - bottom - (v / max) * (H - bottom - top);
+  root.appendChild(svg("line", { x1: left, y1: H - bottom, x2: W - 10, y2: H - bottom, stroke: "#888" }));
+  root.appendChild(svg("text", { x: 4, y: top + 4, "font-size": 11 }, max.toFixed(0)));
+  root.appendChild(svg("text", { x: 4, y: H - bottom, "font-size": 11 }, "0"));
+  let forecast = "", actual = "";
+  let day = "";
+  points.forEach((p, i) => {
+    const x = left + i * step + step / 2;
+    forecast += (forecast ? " L " : "M ") + x.toFixed(1) + " " + y(p.forecast_contacts).toFixed(1);
+    if (p.actual_contacts !== null) actual += (actual ? " L " : "M ") + x.toFixed(1) + " " + y(p.actual_contacts).toFixed(1);
+    const d = p.start.slice(0, 10);
+    if (d !== day) {
+      day = d;
+      root.appendChild(svg("text", { x: left + i * step, y: H - bottom + 14, "font-size": 10 }, d));
+    }
+  });
+  if (forecast) root.appendChild(svg("path", { d: forecast, fill: "none", stroke: "#7a5cc4", "stroke-width": 1.5, class: "series-forecast" }));
+  if (actual) root.appendChild(svg("path", { d: actual, fill: "none", stroke: "#3f8f4f", "stroke-width": 1.5, class: "series-actual" }));
+  root.appendChild(svg("text", { x: left, y: H - 6, "font-size": 11 },
+    "forecast (purple, method " + data.method + ") · actual offered (green) · " + data.queue + " from " + data.from +
+    " · " + data.interval_minutes + "-minute intervals"));
+  box.appendChild(root);
+  if (!points.length) box.appendChild(document.createTextNode("Nothing to forecast for these days."));
+}
+
+// ---- directory change log ------------------------------------------------------------------
+
+async function directoryPage() {
+  const entries = await api("GET", "/tenants/" + encodeURIComponent(state.tenant) + "/directory/log?limit=200");
+  const body = $("directory-log").tBodies[0];
+  body.replaceChildren();
+  for (const e of entries) {
+    const row = body.insertRow();
+    row.className = "directory-entry";
+    cell(row, e.id);
+    cell(row, time(e.at));
+    cell(row, e.flow);
+    cell(row, e.source);
+    cell(row, e.change);
+    cell(row, e.subject);
+    cell(row, e.before, "json");
+    cell(row, e.after, "json");
+    cell(row, e.action);
+    cell(row, e.person_id);
+  }
+  if (!entries.length) {
+    const row = body.insertRow();
+    cell(row, "No directory changes yet.").colSpan = 10;
+  }
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -486,7 +568,7 @@ function drawChart(data) {
 
 // ---- wiring --------------------------------------------------------------------------------
 
-const PAGES = { accounts: accountsPage, flows: () => flowsPage(null), dead: deadPage, agents: agentsPage, stats: statsPage };
+const PAGES = { accounts: accountsPage, flows: () => flowsPage(null), dead: deadPage, agents: agentsPage, stats: statsPage, directory: directoryPage };
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);

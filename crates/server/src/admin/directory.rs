@@ -1,0 +1,68 @@
+//! `GET /api/v1/tenants/{tenant}/directory/log?flow=&limit=&before_id=`: the directory change
+//! log of a tenant (what the `directory` flows found and what their policy did), newest first.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use wfm_store::DirectoryLogFilter;
+
+use super::auth::Caller;
+use super::{AdminState, error, number_param, query, store_error};
+
+/// The routes of this module.
+pub fn routes() -> Router<AdminState> {
+    Router::new().route("/api/v1/tenants/{tenant}/directory/log", get(log))
+}
+
+async fn log(
+    State(state): State<AdminState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(e) = caller.tenant(&state, &tenant) {
+        return e;
+    }
+    let params = match query(raw.as_deref(), &["flow", "limit", "before_id"]) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let limit = match number_param(&params, "limit", 1, 1000) {
+        Ok(n) => n.unwrap_or(100) as usize,
+        Err(e) => return e,
+    };
+    let before_id = match number_param(&params, "before_id", 1, i64::MAX) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let flow = params.get("flow").cloned();
+    if let Some(flow) = &flow {
+        // A flow of another tenant is as unknown as one that never existed; a flow no longer
+        // configured may still have entries, so only a flow configured elsewhere is refused.
+        let elsewhere = state
+            .engine
+            .catalog_flows()
+            .into_iter()
+            .any(|f| &f.flow.name == flow && f.flow.tenant != tenant);
+        if elsewhere {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("flow: there is no flow {flow:?} of tenant {tenant:?}"),
+            );
+        }
+    }
+    let filter = DirectoryLogFilter {
+        tenant: Some(tenant),
+        flow,
+        before_id,
+        limit,
+    };
+    match state.engine.store.directory_log(&filter).await {
+        Ok(entries) => Json(json!(entries)).into_response(),
+        Err(e) => store_error(e),
+    }
+}
