@@ -49,7 +49,7 @@ poll = "20ms"
 concurrency = 4
 [[tenants]]
 id = "load"
-ingest_token = "load-token"
+ingest_token = "env:LOAD_TOKEN"
 [[accounts]]
 name = "sink"
 type = "http"
@@ -70,6 +70,7 @@ snapshot_every = "15m"
     let mut serve: Child = Command::new(&binary)
         .args(["--config", config_path.to_str().unwrap(), "serve"])
         .env("RUST_LOG", "warn")
+        .env("LOAD_TOKEN", "load-token")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
