@@ -55,8 +55,39 @@ use crate::{
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept for reuse; more are opened on demand and closed when returned.
 const MAX_IDLE: usize = 4;
-/// WAL pages after which a commit checkpoints (SQLite's default: 1,000).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+/// WAL pages after which a commit checkpoints itself (SQLite's default: 1,000). Normally the
+/// background checkpointer ([`spawn_checkpointer`]) keeps the WAL far below this; it is the
+/// safety net that bounds the WAL should the checkpointer fall behind.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 50_000;
+
+/// How often the background checkpointer copies the WAL back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Checkpoints the WAL on a thread of its own (PASSIVE: never waits for readers or writers), so
+/// that a commit does not pay for copying pages back into the database: that took a seventh of a
+/// busy ingest's writer time. The thread ends soon after the store is dropped.
+fn spawn_checkpointer(inner: &Arc<Inner>) {
+    let store = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".to_string())
+        .spawn(move || {
+            let Some(conn) = store.upgrade().and_then(|inner| inner.connect().ok()) else {
+                return;
+            };
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if store.strong_count() == 0 {
+                    return;
+                }
+                // A failed checkpoint is retried at the next tick; commits checkpoint themselves
+                // past WAL_AUTOCHECKPOINT_PAGES.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no background WAL checkpointer ({e}); commits checkpoint themselves");
+    }
+}
 
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`).
 const CACHE_KIB: i64 = 32 * 1024;
@@ -123,8 +154,7 @@ impl Inner {
             .and_then(|()| conn.pragma_update(None, "synchronous", synchronous))
             .and_then(|()| conn.pragma_update(None, "cache_size", -CACHE_KIB))
             .and_then(|()| conn.pragma_update(None, "temp_store", "MEMORY"))
-            // Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: a busy ingest rewrites
-            // the same index pages many times between checkpoints, and each is copied back once.
+            // Commits leave checkpoints to the background checkpointer (see there).
             .and_then(|()| conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES))
             .map_err(sqlite_err(context()))?;
         // Room for every statement a write and a read use, so none is re-prepared per call.
@@ -203,9 +233,11 @@ impl SqliteStore {
             }
             migrate(&mut conn, &inner.describe)?;
             inner.checkin(conn);
-            Ok(SqliteStore {
-                inner: Arc::new(inner),
-            })
+            let inner = Arc::new(inner);
+            if mode.eq_ignore_ascii_case("wal") {
+                spawn_checkpointer(&inner);
+            }
+            Ok(SqliteStore { inner })
         })
         .await
     }

@@ -681,15 +681,18 @@ impl HistoricalHandle {
                 Err(e) => ("rejected", Some(format!("{e}\n"))),
             };
             let target_dir = dir.join(subdir);
-            let moved = fs::create_dir_all(&target_dir)
-                .and_then(|()| fs::rename(&path, target_dir.join(&name)));
+            let created = fs::create_dir_all(&target_dir);
+            // The reasons go first, so whoever sees the file gone finds them beside it.
+            if let Some(errors) = errors
+                && created.is_ok()
+            {
+                let _ = fs::write(target_dir.join(format!("{name}.errors.txt")), errors);
+            }
+            let moved = created.and_then(|()| fs::rename(&path, target_dir.join(&name)));
             if let Err(e) = moved {
                 tracing::warn!(file = %path.display(), error = %e, "calabrio sandbox cannot move a dropped file");
                 // Never take the same file twice: forget it only once it is gone.
                 let _ = fs::remove_file(&path);
-            }
-            if let Some(errors) = errors {
-                let _ = fs::write(target_dir.join(format!("{name}.errors.txt")), errors);
             }
         }
         seen.retain(|p, _| !p.starts_with(dir) || present.contains(p));
