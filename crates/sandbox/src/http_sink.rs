@@ -259,12 +259,11 @@ impl SinkHandle {
         count: usize,
         timeout: Duration,
     ) -> Option<Vec<ReceivedRequest>> {
-        let mut changes = self.shared.recorded.subscribe();
-        let wait = changes.wait_for(|_| self.delivered().len() >= count);
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Some(self.delivered()),
-            _ => None,
-        }
+        crate::wait::until(&self.shared.recorded, timeout, || {
+            self.delivered().len() >= count
+        })
+        .await
+        .then(|| self.delivered())
     }
 
     /// Answers a request and records it, under one lock so that numbers, records and file lines

@@ -23,3 +23,4 @@ mod intake;
 pub mod multipart;
 pub mod serenova;
 pub mod tcp_sink;
+mod wait;

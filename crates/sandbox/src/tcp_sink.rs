@@ -232,20 +232,19 @@ impl TcpSinkHandle {
         count: usize,
         timeout: Duration,
     ) -> Option<Vec<ReceivedRecord>> {
-        let mut changes = self.shared.changed.subscribe();
-        let wait = changes
-            .wait_for(|_| self.lock().records.iter().filter(|r| r.complete).count() >= count);
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Some(self.records()),
-            _ => None,
-        }
+        crate::wait::until(&self.shared.changed, timeout, || {
+            self.lock().records.iter().filter(|r| r.complete).count() >= count
+        })
+        .await
+        .then(|| self.records())
     }
 
     /// Waits until at least `count` connections were accepted, at most `timeout`.
     pub async fn wait_for_connections(&self, count: usize, timeout: Duration) -> bool {
-        let mut changes = self.shared.changed.subscribe();
-        let wait = changes.wait_for(|_| self.lock().connections.len() >= count);
-        matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(_)))
+        crate::wait::until(&self.shared.changed, timeout, || {
+            self.lock().connections.len() >= count
+        })
+        .await
     }
 
     /// Takes in bytes read on connection `id`; `pending` holds what has no CRLF yet.

@@ -481,12 +481,11 @@ impl ForecastImportHandle {
         count: usize,
         timeout: Duration,
     ) -> Option<Vec<ReceivedForecast>> {
-        let mut changes = self.shared.recorded.subscribe();
-        let wait = changes.wait_for(|_| self.lock().received.len() >= count);
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Some(self.received()),
-            _ => None,
-        }
+        crate::wait::until(&self.shared.recorded, timeout, || {
+            self.lock().received.len() >= count
+        })
+        .await
+        .then(|| self.received())
     }
 
     /// Takes in one file, as if uploaded: into `skill`, or the skill named in the file's first data

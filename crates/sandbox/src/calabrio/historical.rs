@@ -529,12 +529,11 @@ impl HistoricalHandle {
         count: usize,
         timeout: Duration,
     ) -> Option<Vec<ReceivedFile>> {
-        let mut changes = self.shared.recorded.subscribe();
-        let wait = changes.wait_for(|_| self.lock().received.len() >= count);
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Some(self.received()),
-            _ => None,
-        }
+        crate::wait::until(&self.shared.recorded, timeout, || {
+            self.lock().received.len() >= count
+        })
+        .await
+        .then(|| self.received())
     }
 
     /// Takes in one file for `tenant`, as if it had been uploaded: checks it, records it, and

@@ -1085,12 +1085,11 @@ impl RtaHandle {
         count: usize,
         timeout: Duration,
     ) -> Option<Vec<RtaRequest>> {
-        let mut changes = self.shared.recorded.subscribe();
-        let wait = changes.wait_for(|_| self.lock().requests.len() >= count);
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Some(self.requests()),
-            _ => None,
-        }
+        crate::wait::until(&self.shared.recorded, timeout, || {
+            self.lock().requests.len() >= count
+        })
+        .await
+        .then(|| self.requests())
     }
 
     /// Takes one request number.
