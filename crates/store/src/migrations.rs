@@ -65,6 +65,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: &[include_str!("../migrations/sqlite/0007_directory.sql")],
         postgres: &[include_str!("../migrations/postgres/0007_directory.sql")],
     },
+    Migration {
+        version: 8,
+        sqlite: &[include_str!("../migrations/0008_unused_indexes.sql")],
+        postgres: &[include_str!("../migrations/0008_unused_indexes.sql")],
+    },
 ];
 
 /// The table that records applied migrations (same SQL on both backends).

@@ -8,7 +8,7 @@ use wfm_model::{Record, RecordKind};
 use wfm_store::{NaturalKey, Store, StoreError, TableCounts, WriteCounts};
 
 /// Migrations this version of the store applies.
-const MIGRATIONS: i64 = 7;
+const MIGRATIONS: i64 = 8;
 
 /// One backend to run a test body against, with a way to look under the store's API.
 struct Fixture {
