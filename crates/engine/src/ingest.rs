@@ -3,8 +3,9 @@
 //! The ingest API hands each validated batch to [`StateIngest`]. A single writer task takes every
 //! batch waiting at that moment and writes them in one store transaction (group commit), then
 //! answers each caller: a 2xx means the events are committed. Many small concurrent pushes thus
-//! cost one commit, which is what lets SQLite take a hundred thousand events a second. Accepted
-//! events go straight to the state tracker, so real-time flows see them at their next tick.
+//! cost one commit, which is what lets SQLite take a hundred thousand events a second. Committed
+//! events go to the state tracker before the callers are answered (while the next group commits),
+//! so real-time flows see them at their next tick.
 
 use std::sync::Arc;
 
@@ -19,6 +20,9 @@ const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 
 /// Batches waiting for the writer before callers are held back.
 const QUEUE: usize = 256;
+
+/// Committed groups waiting for the tracker before the writer is held back.
+const APPLY_QUEUE: usize = 16;
 
 /// What happened to one pushed batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -43,8 +47,17 @@ pub enum IngestError {
 }
 
 struct Submission {
+    /// The events, for the tracker once they are committed.
     events: Vec<AgentStateEvent>,
+    /// The same events as records, for the store (made by the caller, off the writer's path).
+    records: Vec<Record>,
     reply: oneshot::Sender<Result<IngestReceipt, IngestError>>,
+}
+
+/// A committed group on its way to the tracker, and the answers its callers wait for.
+struct Committed {
+    batch: Vec<Submission>,
+    receipts: Vec<IngestReceipt>,
 }
 
 /// The group-committing writer of pushed agent states.
@@ -54,28 +67,38 @@ pub struct StateIngest {
 }
 
 impl StateIngest {
-    /// Starts the writer task.
+    /// Starts the writer task and the task that applies committed events to the tracker.
     pub fn start(store: Arc<dyn Store>, tracker: StateTracker) -> StateIngest {
         let (queue, received) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(store, tracker, received));
+        let (committed, to_apply) = mpsc::channel(APPLY_QUEUE);
+        tokio::spawn(write_loop(store, received, committed));
+        tokio::spawn(apply_loop(tracker, to_apply));
         StateIngest { queue }
     }
 
     /// Makes `events` durable and applies them to the tracker; returns once they are committed.
     pub async fn submit(&self, events: Vec<AgentStateEvent>) -> Result<IngestReceipt, IngestError> {
+        let records = events.iter().cloned().map(Record::State).collect();
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Submission { events, reply })
+            .send(Submission {
+                events,
+                records,
+                reply,
+            })
             .await
             .map_err(|_| IngestError::Stopped)?;
         answer.await.map_err(|_| IngestError::Stopped)?
     }
 }
 
+/// Commits what is waiting, group after group. Applying a group to the tracker and answering its
+/// callers is the next stage's work, done while the following group commits: the store's single
+/// writer is what limits the ingest rate, so it does nothing else.
 async fn write_loop(
     store: Arc<dyn Store>,
-    tracker: StateTracker,
     mut received: mpsc::Receiver<Submission>,
+    committed: mpsc::Sender<Committed>,
 ) {
     while let Some(first) = received.recv().await {
         let mut batch = vec![first];
@@ -89,13 +112,15 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        match commit(&*store, &batch).await {
+        match commit(&*store, &mut batch).await {
             Ok(receipts) => {
-                for submission in &batch {
-                    tracker.apply(&submission.events);
-                }
-                for (submission, receipt) in batch.into_iter().zip(receipts) {
-                    let _ = submission.reply.send(Ok(receipt));
+                if let Err(mpsc::error::SendError(done)) =
+                    committed.send(Committed { batch, receipts }).await
+                {
+                    // The tracker stage is gone (shutting down): the events are durable, say so.
+                    for (submission, receipt) in done.batch.into_iter().zip(done.receipts) {
+                        let _ = submission.reply.send(Ok(receipt));
+                    }
                 }
             }
             Err(e) => {
@@ -110,17 +135,28 @@ async fn write_loop(
     }
 }
 
+/// Applies committed groups to the tracker in commit order, then answers their callers, so that a
+/// 2xx means the events are durable and on the board.
+async fn apply_loop(tracker: StateTracker, mut to_apply: mpsc::Receiver<Committed>) {
+    while let Some(Committed { batch, receipts }) = to_apply.recv().await {
+        for submission in &batch {
+            tracker.apply(&submission.events);
+        }
+        for (submission, receipt) in batch.into_iter().zip(receipts) {
+            let _ = submission.reply.send(Ok(receipt));
+        }
+    }
+}
+
 /// Writes every submission in one transaction, counting per submission.
-async fn commit(store: &dyn Store, batch: &[Submission]) -> Result<Vec<IngestReceipt>, StoreError> {
+async fn commit(
+    store: &dyn Store,
+    batch: &mut [Submission],
+) -> Result<Vec<IngestReceipt>, StoreError> {
     let mut tx = store.begin().await?;
     let mut receipts = Vec::with_capacity(batch.len());
     for submission in batch {
-        let records: Vec<Record> = submission
-            .events
-            .iter()
-            .cloned()
-            .map(Record::State)
-            .collect();
+        let records = std::mem::take(&mut submission.records);
         let counts: WriteCounts = tx.write(records).await?;
         receipts.push(IngestReceipt {
             accepted: submission.events.len() as u64,

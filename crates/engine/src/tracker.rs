@@ -127,21 +127,27 @@ impl Board {
             at: event.at,
             version: 0,
         };
-        match previous {
+        let changed = match previous {
             Some(now) if now.state() == next.state() && now.reason() == next.reason() => {
                 // Same flattened state: keep when it began.
                 next.since = now.since;
                 next.version = now.version;
-                self.agents.insert(event.agent.clone(), next);
                 false
             }
             _ => {
                 self.version += 1;
                 next.version = self.version;
-                self.agents.insert(event.agent.clone(), next);
                 true
             }
+        };
+        // The id is copied once per agent, not once per event.
+        match self.agents.get_mut(&event.agent) {
+            Some(now) => *now = next,
+            None => {
+                self.agents.insert(event.agent.clone(), next);
+            }
         }
+        changed
     }
 }
 
