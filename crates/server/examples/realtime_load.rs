@@ -7,8 +7,9 @@
 //!    moment the target (the sandbox HTTP sink, in this process) receives a message carrying that
 //!    agent's new state, with `update_every = 1s`; prints p50 and p99.
 //!
-//! usage: cargo run --release -p wfm-server --example realtime_load -- BINARY [SECONDS] [CONNECTIONS]
-//! (BINARY is the release `wfm-bridge`; bench/realtime.sh builds and passes it.)
+//! usage: cargo run --release -p wfm-server --example realtime_load -- BINARY [SECONDS] [CONNECTIONS] [STORE]
+//! (BINARY is the release `wfm-bridge`; bench/realtime.sh builds and passes it. STORE is a store
+//! URL, by default a new SQLite file; give a PostgreSQL one an empty database.)
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,10 +28,13 @@ const STATES: [&str; 4] = ["ready", "busy", "acw", "not_ready"];
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let binary = args.next().expect("usage: realtime_load BINARY [SECONDS]");
+    let binary = args
+        .next()
+        .expect("usage: realtime_load BINARY [SECONDS] [CONNECTIONS] [STORE]");
     let seconds: u64 = args.next().map_or(20, |s| s.parse().expect("seconds"));
     // Concurrent pushers (ACD adapters); each waits for its 2xx before sending the next batch.
     let connections: usize = args.next().map_or(8, |s| s.parse().expect("connections"));
+    let store = args.next();
 
     let sink = HttpSink::start("127.0.0.1:0").await.expect("sink");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -42,7 +46,7 @@ async fn main() {
     let config = format!(
         r#"
 [store]
-url = "sqlite://{store}"
+url = "{store}"
 [server]
 listen = "127.0.0.1:{port}"
 [delivery]
@@ -63,7 +67,8 @@ target = "sink"
 update_every = "1s"
 snapshot_every = "15m"
 "#,
-        store = dir.path().join("load.db").display(),
+        store =
+            store.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("load.db").display())),
         sink = sink.url(),
     );
     let config_path = dir.path().join("wfm-bridge.toml");
