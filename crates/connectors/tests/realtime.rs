@@ -123,6 +123,41 @@ fn closed_port() -> u16 {
 
 // ---- account types -----------------------------------------------------------------------------
 
+/// No secret reaches a target's `Debug`: not the token, not credentials in the URL's path or query.
+#[test]
+fn the_json_targets_debug_without_secrets() {
+    use wfm_connectors::targets::{
+        http_post::HttpPostTarget, loxysoft::LoxysoftTarget, nice::NiceTarget,
+    };
+    let properties = [
+        (
+            "url",
+            text("https://wfm.example/feed/hidden-path?key=hidden-query"),
+        ),
+        ("token", secret("hidden-token")),
+    ];
+    let shown = [
+        format!(
+            "{:?}",
+            HttpPostTarget::from_account(&account("http_post", &properties)).unwrap()
+        ),
+        format!(
+            "{:?}",
+            LoxysoftTarget::from_account(&account("loxysoft", &properties)).unwrap()
+        ),
+        format!(
+            "{:?}",
+            NiceTarget::from_account(&account("nice", &properties)).unwrap()
+        ),
+    ];
+    for debug in shown {
+        assert!(debug.contains("https://wfm.example"), "{debug}");
+        for hidden in ["hidden-path", "hidden-query", "hidden-token"] {
+            assert!(!debug.contains(hidden), "{hidden} in {debug}");
+        }
+    }
+}
+
 #[test]
 fn the_real_time_account_types_are_listed_with_their_properties() {
     let names: Vec<_> = account_types().iter().map(|t| t.name).collect();

@@ -23,6 +23,16 @@ use crate::accounts::{
 use crate::http;
 use crate::targets::{CheckVerdict, DeliveryError, OutboundMessage, Target};
 
+/// The `timeout` property of every account type that makes one HTTP request per delivery.
+pub const REQUEST_TIMEOUT: PropertySpec = PropertySpec {
+    name: "timeout",
+    kind: PropertyKind::Duration,
+    required: false,
+    secret: false,
+    default: Some("30s"),
+    help: "how long one request may take, from connecting to the end of the response",
+};
+
 /// The `http` account type.
 pub const ACCOUNT_TYPE: AccountType = AccountType {
     name: "http",
@@ -44,14 +54,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             default: None,
             help: "bearer token sent as Authorization: Bearer <token>",
         },
-        PropertySpec {
-            name: "timeout",
-            kind: PropertyKind::Duration,
-            required: false,
-            secret: false,
-            default: Some("30s"),
-            help: "how long one request may take, from connecting to the end of the response",
-        },
+        REQUEST_TIMEOUT,
         PropertySpec {
             name: "mode",
             kind: PropertyKind::Text,

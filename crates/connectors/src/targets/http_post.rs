@@ -50,7 +50,6 @@
 //! reason-code table, the per-queue summary and the JSON endpoint.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -59,7 +58,7 @@ use wfm_model::AgentState;
 
 use crate::accounts::{AccountConfig, AccountError, AccountType, PropertyKind, PropertySpec};
 use crate::http;
-use crate::targets::http::HttpTarget;
+use crate::targets::http::{HttpTarget, REQUEST_TIMEOUT};
 use crate::targets::realtime::{self, AgentStateEntry, AgentStatesUpdate};
 use crate::targets::{CheckVerdict, DeliveryError, OutboundMessage, Target};
 
@@ -96,14 +95,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             help: "numeric reason codes by canonical state or \"not_ready:<reason>\" \
                    (\"not_ready:Lunch\" = \"12\"); unmapped states and reasons send 0",
         },
-        PropertySpec {
-            name: "timeout",
-            kind: PropertyKind::Duration,
-            required: false,
-            secret: false,
-            default: Some("30s"),
-            help: "how long one request may take, from connecting to the end of the response",
-        },
+        REQUEST_TIMEOUT,
     ],
     single_per_tenant: false,
     build: Some(build),
@@ -397,22 +389,12 @@ pub fn render_empty(tenant: &str) -> Vec<u8> {
 }
 
 /// POSTs real-time updates to a WFM.
+#[derive(Debug)] // safe: the endpoint shows its origin only, never the token
 pub struct HttpPostTarget {
     account: String,
     tenant: String,
     endpoint: JsonEndpoint,
     reason_codes: ReasonCodes,
-}
-
-impl fmt::Debug for HttpPostTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The endpoint's Debug shows the origin only, never the token.
-        f.debug_struct("HttpPostTarget")
-            .field("account", &self.account)
-            .field("endpoint", &self.endpoint)
-            .field("reason_codes", &self.reason_codes)
-            .finish()
-    }
 }
 
 impl HttpPostTarget {

@@ -46,7 +46,6 @@
 //! refuses the message.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +53,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::accounts::{AccountConfig, AccountError, AccountType, PropertyKind, PropertySpec};
+use crate::targets::http::REQUEST_TIMEOUT;
 use crate::targets::http_post::{JsonEndpoint, ServiceSummary, summarize};
 use crate::targets::realtime::{self, AgentStateEntry, AgentStatesUpdate, RealtimeCadence};
 use crate::targets::{CheckVerdict, DeliveryError, OutboundMessage, Target};
@@ -102,14 +102,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             help: "Loxysoft skill codes by queue id (support = \"SUP\"); an unmapped queue is sent \
                    under its own id",
         },
-        PropertySpec {
-            name: "timeout",
-            kind: PropertyKind::Duration,
-            required: false,
-            secret: false,
-            default: Some("30s"),
-            help: "how long one request may take, from connecting to the end of the response",
-        },
+        REQUEST_TIMEOUT,
     ],
     single_per_tenant: false,
     build: Some(build),
@@ -222,24 +215,12 @@ pub fn render(update: &AgentStatesUpdate, skills: &SkillMap, interval: Duration)
 }
 
 /// Sends real-time updates to Loxysoft.
+#[derive(Debug)] // safe: the endpoint shows its origin only, never the token
 pub struct LoxysoftTarget {
-    account: String,
     tenant: String,
     endpoint: JsonEndpoint,
     skills: SkillMap,
     interval: Duration,
-}
-
-impl fmt::Debug for LoxysoftTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The endpoint's Debug shows the origin only, never the token.
-        f.debug_struct("LoxysoftTarget")
-            .field("account", &self.account)
-            .field("endpoint", &self.endpoint)
-            .field("skills", &self.skills)
-            .field("interval", &self.interval)
-            .finish()
-    }
 }
 
 impl LoxysoftTarget {
@@ -257,7 +238,6 @@ impl LoxysoftTarget {
             ));
         }
         Ok(LoxysoftTarget {
-            account: account.name.clone(),
             tenant: account.tenant.clone().unwrap_or_default(),
             endpoint: JsonEndpoint::from_account(account)?,
             skills: SkillMap::from_map(account.map("skills")).map_err(error)?,

@@ -36,7 +36,6 @@
 //! when nothing changed. Answers are classified like the `http` target's.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -44,6 +43,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountConfig, AccountError, AccountType, PropertyKind, PropertySpec};
+use crate::targets::http::REQUEST_TIMEOUT;
 use crate::targets::http_post::JsonEndpoint;
 use crate::targets::realtime::{self, AgentStatesUpdate, RealtimeCadence};
 use crate::targets::{CheckVerdict, DeliveryError, OutboundMessage, Target};
@@ -99,14 +99,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             default: None,
             help: "access token, sent as Authorization: Bearer <token>",
         },
-        PropertySpec {
-            name: "timeout",
-            kind: PropertyKind::Duration,
-            required: false,
-            secret: false,
-            default: Some("30s"),
-            help: "how long one request may take, from connecting to the end of the response",
-        },
+        REQUEST_TIMEOUT,
     ],
     single_per_tenant: false,
     build: Some(build),
@@ -225,24 +218,12 @@ pub fn render(
 }
 
 /// Sends real-time updates to NICE.
+#[derive(Debug)] // safe: the endpoint shows its origin only, never the token
 pub struct NiceTarget {
-    account: String,
     tenant: String,
     endpoint: JsonEndpoint,
     prefixes: Prefixes,
     keep_alive: Duration,
-}
-
-impl fmt::Debug for NiceTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The endpoint's Debug shows the origin only, never the token.
-        f.debug_struct("NiceTarget")
-            .field("account", &self.account)
-            .field("endpoint", &self.endpoint)
-            .field("prefixes", &self.prefixes)
-            .field("keep_alive", &self.keep_alive)
-            .finish()
-    }
 }
 
 impl NiceTarget {
@@ -250,7 +231,6 @@ impl NiceTarget {
     /// `agent_id_prefix`, `extension_prefix`, `token`, `timeout`).
     pub fn from_account(account: &AccountConfig) -> Result<NiceTarget, AccountError> {
         Ok(NiceTarget {
-            account: account.name.clone(),
             tenant: account.tenant.clone().unwrap_or_default(),
             endpoint: JsonEndpoint::from_account(account)?,
             prefixes: Prefixes {

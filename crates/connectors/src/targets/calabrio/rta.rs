@@ -67,6 +67,7 @@ use crate::accounts::{
     AccountConfig, AccountError, AccountType, PropertyKind, PropertySpec, Secret,
 };
 use crate::http;
+use crate::targets::http::REQUEST_TIMEOUT;
 use crate::targets::realtime::{self, AgentStatesUpdate};
 use crate::targets::{CheckVerdict, DeliveryError, OutboundMessage, Target};
 
@@ -133,14 +134,7 @@ pub const ACCOUNT_TYPE: AccountType = AccountType {
             help: "most states per request (50 for releases that refuse larger batches); 0 = no \
                    limit. A JSON snapshot cannot be split",
         },
-        PropertySpec {
-            name: "timeout",
-            kind: PropertyKind::Duration,
-            required: false,
-            secret: false,
-            default: Some("30s"),
-            help: "how long one request may take, from connecting to the end of the response",
-        },
+        REQUEST_TIMEOUT,
     ],
     single_per_tenant: false,
     build: Some(build),
