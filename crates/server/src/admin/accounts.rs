@@ -20,7 +20,7 @@ use wfm_connectors::accounts::account_types;
 use wfm_engine::catalog::{CatalogAccount, account_json, account_type_json};
 
 use super::auth::Caller;
-use super::{AdminState, admin_error, error, json_body};
+use super::{AdminState, Answer, admin_error, error, json_body};
 
 /// The routes of this module.
 pub fn routes() -> Router<AdminState> {
@@ -86,32 +86,21 @@ fn check_tenant(caller: &Caller, doc: &Value) -> Result<(), Response> {
     ))
 }
 
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Response {
-    match visible(&state, &caller, &name) {
-        Ok(account) => Json(account_json(&account)).into_response(),
-        Err(e) => e,
-    }
+async fn show(State(state): State<AdminState>, caller: Caller, Path(name): Path<String>) -> Answer {
+    let account = visible(&state, &caller, &name)?;
+    Ok(Json(account_json(&account)).into_response())
 }
 
-async fn create(State(state): State<AdminState>, caller: Caller, body: Bytes) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    let doc = match json_body(&body) {
-        Ok(doc) => doc,
-        Err(e) => return e,
-    };
-    if let Err(e) = check_tenant(&caller, &doc) {
-        return e;
-    }
-    match state.engine.create_account(&doc).await {
-        Ok(account) => (StatusCode::CREATED, Json(account_json(&account))).into_response(),
-        Err(e) => admin_error(e),
-    }
+async fn create(State(state): State<AdminState>, caller: Caller, body: Bytes) -> Answer {
+    caller.may_change()?;
+    let doc = json_body(&body)?;
+    check_tenant(&caller, &doc)?;
+    let account = state
+        .engine
+        .create_account(&doc)
+        .await
+        .map_err(admin_error)?;
+    Ok((StatusCode::CREATED, Json(account_json(&account))).into_response())
 }
 
 async fn update(
@@ -119,53 +108,40 @@ async fn update(
     caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
-) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    let doc = match json_body(&body) {
-        Ok(doc) => doc,
-        Err(e) => return e,
-    };
-    if let Err(e) = check_tenant(&caller, &doc) {
-        return e;
-    }
-    match state.engine.update_account(&name, &doc).await {
-        Ok(account) => Json(account_json(&account)).into_response(),
-        Err(e) => admin_error(e),
-    }
+) -> Answer {
+    caller.may_change()?;
+    visible(&state, &caller, &name)?;
+    let doc = json_body(&body)?;
+    check_tenant(&caller, &doc)?;
+    let account = state
+        .engine
+        .update_account(&name, &doc)
+        .await
+        .map_err(admin_error)?;
+    Ok(Json(account_json(&account)).into_response())
 }
 
 async fn remove(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    match state.engine.delete_account(&name).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => admin_error(e),
-    }
+) -> Answer {
+    caller.may_change()?;
+    visible(&state, &caller, &name)?;
+    state
+        .engine
+        .delete_account(&name)
+        .await
+        .map_err(admin_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn test(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Response {
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    match state.engine.test_account(&name).await {
-        Ok(verdict) => Json(verdict).into_response(),
-        Err(e) => admin_error(e),
-    }
+async fn test(State(state): State<AdminState>, caller: Caller, Path(name): Path<String>) -> Answer {
+    visible(&state, &caller, &name)?;
+    let verdict = state
+        .engine
+        .test_account(&name)
+        .await
+        .map_err(admin_error)?;
+    Ok(Json(verdict).into_response())
 }

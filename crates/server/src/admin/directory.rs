@@ -5,13 +5,13 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 use wfm_store::DirectoryLogFilter;
 
 use super::auth::Caller;
-use super::{AdminState, error, number_param, query, store_error};
+use super::{AdminState, Answer, error, number_param, query, store_error};
 
 /// The routes of this module.
 pub fn routes() -> Router<AdminState> {
@@ -23,22 +23,11 @@ async fn log(
     caller: Caller,
     Path(tenant): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(e) = caller.tenant(&state, &tenant) {
-        return e;
-    }
-    let params = match query(raw.as_deref(), &["flow", "limit", "before_id"]) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let limit = match number_param(&params, "limit", 1, 1000) {
-        Ok(n) => n.unwrap_or(100) as usize,
-        Err(e) => return e,
-    };
-    let before_id = match number_param(&params, "before_id", 1, i64::MAX) {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
+) -> Answer {
+    caller.tenant(&state, &tenant)?;
+    let params = query(raw.as_deref(), &["flow", "limit", "before_id"])?;
+    let limit = number_param(&params, "limit", 1, 1000)?.unwrap_or(100) as usize;
+    let before_id = number_param(&params, "before_id", 1, i64::MAX)?;
     let flow = params.get("flow").cloned();
     if let Some(flow) = &flow {
         // A flow of another tenant is as unknown as one that never existed; a flow no longer
@@ -49,10 +38,10 @@ async fn log(
             .into_iter()
             .any(|f| &f.flow.name == flow && f.flow.tenant != tenant);
         if elsewhere {
-            return error(
+            return Err(error(
                 StatusCode::NOT_FOUND,
                 format!("flow: there is no flow {flow:?} of tenant {tenant:?}"),
-            );
+            ));
         }
     }
     let filter = DirectoryLogFilter {
@@ -61,8 +50,11 @@ async fn log(
         before_id,
         limit,
     };
-    match state.engine.store.directory_log(&filter).await {
-        Ok(entries) => Json(json!(entries)).into_response(),
-        Err(e) => store_error(e),
-    }
+    let entries = state
+        .engine
+        .store
+        .directory_log(&filter)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!(entries)).into_response())
 }

@@ -17,7 +17,7 @@ use wfm_engine::catalog::{CatalogFlow, flow_json};
 use wfm_engine::runner::RunReport;
 
 use super::auth::Caller;
-use super::{AdminState, admin_error, error, json_body, store_error};
+use super::{AdminState, Answer, admin_error, error, json_body, store_error};
 
 /// The routes of this module.
 pub fn routes() -> Router<AdminState> {
@@ -54,7 +54,7 @@ async fn with_last_run(state: &AdminState, flow: &CatalogFlow) -> Result<Value, 
     Ok(doc)
 }
 
-async fn list(State(state): State<AdminState>, caller: Caller) -> Response {
+async fn list(State(state): State<AdminState>, caller: Caller) -> Answer {
     let mut out = Vec::new();
     for flow in state
         .engine
@@ -62,27 +62,14 @@ async fn list(State(state): State<AdminState>, caller: Caller) -> Response {
         .iter()
         .filter(|f| caller.sees(&f.flow.tenant))
     {
-        match with_last_run(&state, flow).await {
-            Ok(doc) => out.push(doc),
-            Err(e) => return e,
-        }
+        out.push(with_last_run(&state, flow).await?);
     }
-    Json(Value::Array(out)).into_response()
+    Ok(Json(Value::Array(out)).into_response())
 }
 
-async fn show(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Response {
-    let flow = match visible(&state, &caller, &name) {
-        Ok(flow) => flow,
-        Err(e) => return e,
-    };
-    match with_last_run(&state, &flow).await {
-        Ok(doc) => Json(doc).into_response(),
-        Err(e) => e,
-    }
+async fn show(State(state): State<AdminState>, caller: Caller, Path(name): Path<String>) -> Answer {
+    let flow = visible(&state, &caller, &name)?;
+    Ok(Json(with_last_run(&state, &flow).await?).into_response())
 }
 
 fn check_tenant(caller: &Caller, doc: &Value) -> Result<(), Response> {
@@ -96,28 +83,16 @@ fn check_tenant(caller: &Caller, doc: &Value) -> Result<(), Response> {
 }
 
 /// A saved flow as the response shows it (a new flow has no runs yet).
-async fn saved(state: &AdminState, flow: CatalogFlow, status: StatusCode) -> Response {
-    match with_last_run(state, &flow).await {
-        Ok(doc) => (status, Json(doc)).into_response(),
-        Err(e) => e,
-    }
+async fn saved(state: &AdminState, flow: CatalogFlow, status: StatusCode) -> Answer {
+    Ok((status, Json(with_last_run(state, &flow).await?)).into_response())
 }
 
-async fn create(State(state): State<AdminState>, caller: Caller, body: Bytes) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    let doc = match json_body(&body) {
-        Ok(doc) => doc,
-        Err(e) => return e,
-    };
-    if let Err(e) = check_tenant(&caller, &doc) {
-        return e;
-    }
-    match state.engine.create_flow(&doc).await {
-        Ok(flow) => saved(&state, flow, StatusCode::CREATED).await,
-        Err(e) => admin_error(e),
-    }
+async fn create(State(state): State<AdminState>, caller: Caller, body: Bytes) -> Answer {
+    caller.may_change()?;
+    let doc = json_body(&body)?;
+    check_tenant(&caller, &doc)?;
+    let flow = state.engine.create_flow(&doc).await.map_err(admin_error)?;
+    saved(&state, flow, StatusCode::CREATED).await
 }
 
 async fn update(
@@ -125,61 +100,46 @@ async fn update(
     caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
-) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    let doc = match json_body(&body) {
-        Ok(doc) => doc,
-        Err(e) => return e,
-    };
-    if let Err(e) = check_tenant(&caller, &doc) {
-        return e;
-    }
-    match state.engine.update_flow(&name, &doc).await {
-        Ok(flow) => saved(&state, flow, StatusCode::OK).await,
-        Err(e) => admin_error(e),
-    }
+) -> Answer {
+    caller.may_change()?;
+    visible(&state, &caller, &name)?;
+    let doc = json_body(&body)?;
+    check_tenant(&caller, &doc)?;
+    let flow = state
+        .engine
+        .update_flow(&name, &doc)
+        .await
+        .map_err(admin_error)?;
+    saved(&state, flow, StatusCode::OK).await
 }
 
 async fn remove(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    match state.engine.delete_flow(&name).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => admin_error(e),
-    }
+) -> Answer {
+    caller.may_change()?;
+    visible(&state, &caller, &name)?;
+    state.engine.delete_flow(&name).await.map_err(admin_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn set_enabled(state: AdminState, caller: Caller, name: String, enabled: bool) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    match state.engine.set_flow_enabled(&name, enabled).await {
-        Ok(flow) => saved(&state, flow, StatusCode::OK).await,
-        Err(e) => admin_error(e),
-    }
+async fn set_enabled(state: AdminState, caller: Caller, name: String, enabled: bool) -> Answer {
+    caller.may_change()?;
+    visible(&state, &caller, &name)?;
+    let flow = state
+        .engine
+        .set_flow_enabled(&name, enabled)
+        .await
+        .map_err(admin_error)?;
+    saved(&state, flow, StatusCode::OK).await
 }
 
 async fn enable(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> Response {
+) -> Answer {
     set_enabled(state, caller, name, true).await
 }
 
@@ -187,36 +147,29 @@ async fn disable(
     State(state): State<AdminState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> Response {
+) -> Answer {
     set_enabled(state, caller, name, false).await
 }
 
-async fn run(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    if let Err(e) = visible(&state, &caller, &name) {
-        return e;
-    }
-    match state.engine.run_now(&name).await {
-        Ok(RunReport::Busy) => error(
-            StatusCode::CONFLICT,
-            format!(
-                "a run of flow {name:?} is in progress (a continuous flow runs all the time while it is enabled); try again when it ends"
+async fn run(State(state): State<AdminState>, caller: Caller, Path(name): Path<String>) -> Answer {
+    caller.may_change()?;
+    visible(&state, &caller, &name)?;
+    Ok(
+        match state.engine.run_now(&name).await.map_err(admin_error)? {
+            RunReport::Busy => error(
+                StatusCode::CONFLICT,
+                format!(
+                    "a run of flow {name:?} is in progress (a continuous flow runs all the time while it is enabled); try again when it ends"
+                ),
             ),
-        ),
-        Ok(RunReport::Ended { id, counts, error }) => Json(json!({
-            "run": id,
-            "read": counts.read,
-            "sent": counts.sent,
-            "rejected": counts.rejected,
-            "error": error,
-        }))
-        .into_response(),
-        Err(e) => admin_error(e),
-    }
+            RunReport::Ended { id, counts, error } => Json(json!({
+                "run": id,
+                "read": counts.read,
+                "sent": counts.sent,
+                "rejected": counts.rejected,
+                "error": error,
+            }))
+            .into_response(),
+        },
+    )
 }

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use jiff::civil::Date;
 use serde_json::json;
@@ -19,7 +19,7 @@ use wfm_engine::forecasts::{
 use wfm_forecast::{ForecastConfig, Method, MethodChoice};
 
 use super::auth::Caller;
-use super::{AdminState, error, number_param, query, store_error};
+use super::{AdminState, Answer, error, number_param, query, store_error, tenant_today};
 
 /// Days one request may forecast.
 const MAX_DAYS: i64 = 31;
@@ -37,49 +37,27 @@ async fn queue(
     caller: Caller,
     Path((tenant, queue)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(e) = caller.tenant(&state, &tenant) {
-        return e;
-    }
-    let params = match query(raw.as_deref(), &["from", "days", "method"]) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
+) -> Answer {
+    caller.tenant(&state, &tenant)?;
+    let params = query(raw.as_deref(), &["from", "days", "method"])?;
     let from = match params.get("from") {
-        None => {
-            let zone = state
-                .engine
-                .config
-                .tenant(&tenant)
-                .and_then(|t| t.tenant.zone().ok())
-                .unwrap_or(jiff::tz::TimeZone::UTC);
-            jiff::Timestamp::now().to_zoned(zone).date()
-        }
-        Some(text) => match text.parse::<Date>() {
-            Ok(d) => d,
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("from: {text:?} is not a date; write YYYY-MM-DD"),
-                );
-            }
-        },
+        None => tenant_today(&state, &tenant),
+        Some(text) => text.parse::<Date>().map_err(|_| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("from: {text:?} is not a date; write YYYY-MM-DD"),
+            )
+        })?,
     };
-    let days = match number_param(&params, "days", 1, MAX_DAYS) {
-        Ok(n) => n.unwrap_or(7) as u32,
-        Err(e) => return e,
-    };
+    let days = number_param(&params, "days", 1, MAX_DAYS)?.unwrap_or(7) as u32;
     let method = match params.get("method").map(String::as_str) {
         None | Some("auto") => MethodChoice::Auto,
-        Some(name) => match Method::parse(name) {
-            Some(m) => MethodChoice::Fixed(m),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("method: {name:?} is not auto, baseline, profile or last_week"),
-                );
-            }
-        },
+        Some(name) => MethodChoice::Fixed(Method::parse(name).ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("method: {name:?} is not auto, baseline, profile or last_week"),
+            )
+        })?),
     };
     let queues = [queue.clone()];
     let spec = QueueSeriesSpec {
@@ -95,7 +73,7 @@ async fn queue(
         method,
         ..ForecastConfig::default()
     };
-    match queue_forecast(
+    let forecast = queue_forecast(
         &*state.engine.store,
         &spec,
         days,
@@ -103,22 +81,22 @@ async fn queue(
         jiff::Timestamp::now(),
     )
     .await
-    {
-        Ok(f) => Json(json!({
-            "tenant": tenant,
-            "queue": queue,
-            "from": from.to_string(),
-            "days": days,
-            "interval_minutes": f.interval_minutes,
-            "method": f.forecast.method.as_str(),
-            "intervals": f.intervals,
-        }))
-        .into_response(),
-        Err(QueueForecastError::Store(e)) => store_error(e),
-        Err(QueueForecastError::Range(name)) => error(
+    .map_err(|e| match e {
+        QueueForecastError::Store(e) => store_error(e),
+        QueueForecastError::Range(name) => error(
             StatusCode::BAD_REQUEST,
             format!("{name}: the period reaches outside the calendar"),
         ),
-        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-    }
+        e => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    })?;
+    Ok(Json(json!({
+        "tenant": tenant,
+        "queue": queue,
+        "from": from.to_string(),
+        "days": days,
+        "interval_minutes": forecast.interval_minutes,
+        "method": forecast.forecast.method.as_str(),
+        "intervals": forecast.intervals,
+    }))
+    .into_response())
 }

@@ -67,6 +67,22 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(console::routes())
 }
 
+/// What a handler answers: the response, or the refusal that stopped it early, so that handlers
+/// can use `?` on each check.
+pub type Answer = Result<Response, Response>;
+
+/// Today's date where the tenant is (UTC for a tenant without a valid zone): the default day of
+/// the statistics and forecast reads.
+pub fn tenant_today(state: &AdminState, tenant: &str) -> jiff::civil::Date {
+    let zone = state
+        .engine
+        .config
+        .tenant(tenant)
+        .and_then(|t| t.tenant.zone().ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::now().to_zoned(zone).date()
+}
+
 /// A JSON error response: `{"error": message}`.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()

@@ -15,7 +15,7 @@ use wfm_store::{OutboxFilter, OutboxMessage, OutboxStatus};
 
 use super::auth::Caller;
 use super::runs::{flow_tenants, sees_flow};
-use super::{AdminState, error, number_param, query, store_error};
+use super::{AdminState, Answer, error, number_param, query, store_error};
 
 /// The routes of this module.
 pub fn routes() -> Router<AdminState> {
@@ -36,44 +36,28 @@ fn status(text: &str) -> Option<OutboxStatus> {
     .find(|s| s.as_str() == text)
 }
 
-async fn list(
-    State(state): State<AdminState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let params = match query(raw.as_deref(), &["status", "flow", "before_id", "limit"]) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let limit = match number_param(&params, "limit", 1, 1000) {
-        Ok(n) => n.unwrap_or(100) as usize,
-        Err(e) => return e,
-    };
-    let before_id = match number_param(&params, "before_id", 1, i64::MAX) {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
+async fn list(State(state): State<AdminState>, caller: Caller, RawQuery(raw): RawQuery) -> Answer {
+    let params = query(raw.as_deref(), &["status", "flow", "before_id", "limit"])?;
+    let limit = number_param(&params, "limit", 1, 1000)?.unwrap_or(100) as usize;
+    let before_id = number_param(&params, "before_id", 1, i64::MAX)?;
     let statuses = match params.get("status") {
         None => Vec::new(),
-        Some(text) => match status(text) {
-            Some(s) => vec![s],
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("status: {text:?} is not one of pending, sent, dead, superseded"),
-                );
-            }
-        },
+        Some(text) => vec![status(text).ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("status: {text:?} is not one of pending, sent, dead, superseded"),
+            )
+        })?],
     };
     let tenants = flow_tenants(&state);
     let flow = params.get("flow").cloned();
     if let Some(flow) = &flow
         && !sees_flow(&caller, &tenants, flow)
     {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             format!("flow: there is no flow {flow:?}"),
-        );
+        ));
     }
     let everything = flow.is_some() || caller.token.tenants.is_none();
     let filter = OutboxFilter {
@@ -82,17 +66,18 @@ async fn list(
         before_id,
         limit: if everything { limit } else { limit * 4 },
     };
-    match state.engine.store.outbox(&filter).await {
-        Ok(messages) => Json(json!(
-            messages
-                .into_iter()
-                .filter(|m| sees_flow(&caller, &tenants, &m.flow))
-                .take(limit)
-                .collect::<Vec<_>>()
-        ))
-        .into_response(),
-        Err(e) => store_error(e),
-    }
+    let messages = state
+        .engine
+        .store
+        .outbox(&filter)
+        .await
+        .map_err(store_error)?;
+    let seen: Vec<_> = messages
+        .into_iter()
+        .filter(|m| sees_flow(&caller, &tenants, &m.flow))
+        .take(limit)
+        .collect();
+    Ok(Json(json!(seen)).into_response())
 }
 
 /// The message of an id, if the caller sees its flow.
@@ -131,26 +116,18 @@ fn parse_id(text: &str) -> Result<i64, Response> {
         })
 }
 
-async fn change(state: AdminState, caller: Caller, id: String, retry: bool) -> Response {
-    if let Err(e) = caller.may_change() {
-        return e;
-    }
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(e) => return e,
-    };
-    let message = match visible(&state, &caller, id).await {
-        Ok(m) => m,
-        Err(e) => return e,
-    };
+async fn change(state: AdminState, caller: Caller, id: String, retry: bool) -> Answer {
+    caller.may_change()?;
+    let id = parse_id(&id)?;
+    let message = visible(&state, &caller, id).await?;
     if message.status != OutboxStatus::Dead {
-        return error(
+        return Err(error(
             StatusCode::CONFLICT,
             format!(
                 "message {id} is {}, not a dead letter; only dead letters can be retried or discarded",
                 message.status.as_str()
             ),
-        );
+        ));
     }
     let store = &state.engine.store;
     let done = if retry {
@@ -158,25 +135,20 @@ async fn change(state: AdminState, caller: Caller, id: String, retry: bool) -> R
     } else {
         store.discard_dead(id).await
     };
-    match done {
-        Ok(true) => {
-            tracing::info!(id, flow = %message.flow, action = if retry { "retry" } else { "discard" }, "dead letter handled through the admin API");
-            Json(json!({"id": id, "status": if retry { "pending" } else { "discarded" }}))
-                .into_response()
-        }
-        Ok(false) => error(
+    if !done.map_err(store_error)? {
+        return Err(error(
             StatusCode::CONFLICT,
             format!("message {id} is no longer a dead letter"),
-        ),
-        Err(e) => store_error(e),
+        ));
     }
+    tracing::info!(id, flow = %message.flow, action = if retry { "retry" } else { "discard" }, "dead letter handled through the admin API");
+    Ok(
+        Json(json!({"id": id, "status": if retry { "pending" } else { "discarded" }}))
+            .into_response(),
+    )
 }
 
-async fn retry(
-    State(state): State<AdminState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Response {
+async fn retry(State(state): State<AdminState>, caller: Caller, Path(id): Path<String>) -> Answer {
     change(state, caller, id, true).await
 }
 
@@ -184,6 +156,6 @@ async fn discard(
     State(state): State<AdminState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Response {
+) -> Answer {
     change(state, caller, id, false).await
 }

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::{AdminState, error, number_param, query, store_error};
+use super::{AdminState, Answer, error, number_param, query, store_error};
 
 /// The routes of this module.
 pub fn routes() -> Router<AdminState> {
@@ -37,28 +37,18 @@ pub fn sees_flow(caller: &Caller, tenants: &HashMap<String, String>, flow: &str)
     }
 }
 
-async fn list(
-    State(state): State<AdminState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let params = match query(raw.as_deref(), &["flow", "limit"]) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let limit = match number_param(&params, "limit", 1, 1000) {
-        Ok(n) => n.unwrap_or(50) as usize,
-        Err(e) => return e,
-    };
+async fn list(State(state): State<AdminState>, caller: Caller, RawQuery(raw): RawQuery) -> Answer {
+    let params = query(raw.as_deref(), &["flow", "limit"])?;
+    let limit = number_param(&params, "limit", 1, 1000)?.unwrap_or(50) as usize;
     let tenants = flow_tenants(&state);
     let flow = params.get("flow");
     if let Some(flow) = flow
         && !sees_flow(&caller, &tenants, flow)
     {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             format!("flow: there is no flow {flow:?}"),
-        );
+        ));
     }
     // Filtering after the read can return fewer than `limit`; read more to make up for it.
     let read = if flow.is_some() || caller.token.tenants.is_none() {
@@ -66,19 +56,16 @@ async fn list(
     } else {
         limit * 4
     };
-    match state
+    let runs = state
         .engine
         .store
         .runs(flow.map(String::as_str), read)
         .await
-    {
-        Ok(runs) => Json(json!(
-            runs.into_iter()
-                .filter(|r| sees_flow(&caller, &tenants, &r.flow))
-                .take(limit)
-                .collect::<Vec<_>>()
-        ))
-        .into_response(),
-        Err(e) => store_error(e),
-    }
+        .map_err(store_error)?;
+    let seen: Vec<_> = runs
+        .into_iter()
+        .filter(|r| sees_flow(&caller, &tenants, &r.flow))
+        .take(limit)
+        .collect();
+    Ok(Json(json!(seen)).into_response())
 }

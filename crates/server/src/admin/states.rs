@@ -4,12 +4,12 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::{AdminState, store_error};
+use super::{AdminState, Answer, store_error};
 
 /// The routes of this module.
 pub fn routes() -> Router<AdminState> {
@@ -20,25 +20,24 @@ async fn board(
     State(state): State<AdminState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Response {
-    if let Err(e) = caller.tenant(&state, &tenant) {
-        return e;
-    }
-    match state.engine.store.latest_states(&tenant).await {
-        Ok(events) => Json(Value::Array(
-            events
-                .into_iter()
-                .map(|e| {
-                    json!({
-                        "agent": e.agent,
-                        "state": e.state,
-                        "reason": e.reason,
-                        "since": e.at.to_string(),
-                    })
-                })
-                .collect(),
-        ))
-        .into_response(),
-        Err(e) => store_error(e),
-    }
+) -> Answer {
+    caller.tenant(&state, &tenant)?;
+    let events = state
+        .engine
+        .store
+        .latest_states(&tenant)
+        .await
+        .map_err(store_error)?;
+    let board = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "agent": e.agent,
+                "state": e.state,
+                "reason": e.reason,
+                "since": e.at.to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(board)).into_response())
 }

@@ -17,7 +17,7 @@ use wfm_engine::statistics::{StatisticsError, compute};
 use wfm_model::{Record, RecordKind};
 
 use super::auth::Caller;
-use super::{AdminState, error, query, store_error};
+use super::{AdminState, Answer, error, query, store_error, tenant_today};
 
 /// Days one request may cover.
 const MAX_DAYS: i32 = 31;
@@ -36,22 +36,17 @@ async fn queues(
     State(state): State<AdminState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Response {
-    if let Err(e) = caller.tenant(&state, &tenant) {
-        return e;
-    }
+) -> Answer {
+    caller.tenant(&state, &tenant)?;
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = match state
+        let page = state
             .engine
             .store
             .read_page(RecordKind::Queues, Some(&tenant), after.as_ref(), 1000)
             .await
-        {
-            Ok(page) => page,
-            Err(e) => return store_error(e),
-        };
+            .map_err(store_error)?;
         after = page.last().map(wfm_store::NaturalKey::of);
         let full = page.len() == 1000;
         out.extend(page.into_iter().filter_map(|r| match r {
@@ -67,7 +62,7 @@ async fn queues(
             break;
         }
     }
-    Json(Value::Array(out)).into_response()
+    Ok(Json(Value::Array(out)).into_response())
 }
 
 fn date(name: &str, text: &str) -> Result<Date, Response> {
@@ -84,63 +79,49 @@ async fn statistics(
     caller: Caller,
     Path((tenant, queue)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    if let Err(e) = caller.tenant(&state, &tenant) {
-        return e;
-    }
-    let params = match query(raw.as_deref(), &["from", "to"]) {
-        Ok(p) => p,
-        Err(e) => return e,
+) -> Answer {
+    caller.tenant(&state, &tenant)?;
+    let params = query(raw.as_deref(), &["from", "to"])?;
+    let from = match params.get("from") {
+        Some(text) => date("from", text)?,
+        None => tenant_today(&state, &tenant),
     };
-    let today = {
-        let zone = state
-            .engine
-            .config
-            .tenant(&tenant)
-            .and_then(|t| t.tenant.zone().ok())
-            .unwrap_or(jiff::tz::TimeZone::UTC);
-        jiff::Timestamp::now().to_zoned(zone).date()
-    };
-    let from = match params.get("from").map(|t| date("from", t)).transpose() {
-        Ok(d) => d.unwrap_or(today),
-        Err(e) => return e,
-    };
-    let to = match params.get("to").map(|t| date("to", t)).transpose() {
-        Ok(d) => d.unwrap_or(from),
-        Err(e) => return e,
+    let to = match params.get("to") {
+        Some(text) => date("to", text)?,
+        None => from,
     };
     if to < from {
-        return error(StatusCode::BAD_REQUEST, "to: is before from");
+        return Err(error(StatusCode::BAD_REQUEST, "to: is before from"));
     }
     let days = from
         .until(to)
         .map(|span| span.get_days())
         .unwrap_or(i32::MAX);
     if days >= MAX_DAYS {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("to: the window is longer than {MAX_DAYS} days; ask for less"),
-        );
+        ));
     }
-    match compute(&*state.engine.store, &tenant, from, to, None).await {
-        Ok(stats) => {
-            let rows: Vec<Value> = stats
-                .queue_rows
-                .iter()
-                .filter(|r| &*r.queue == queue.as_str())
-                .map(|r| json!(r))
-                .collect();
-            Json(json!({
-                "tenant": tenant,
-                "queue": queue,
-                "from": from.to_string(),
-                "to": to.to_string(),
-                "interval_minutes": stats.interval_minutes,
-                "rows": rows,
-            }))
-            .into_response()
-        }
-        Err(StatisticsError::Store(e)) => store_error(e),
-        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-    }
+    let stats = compute(&*state.engine.store, &tenant, from, to, None)
+        .await
+        .map_err(|e| match e {
+            StatisticsError::Store(e) => store_error(e),
+            e => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        })?;
+    let rows: Vec<Value> = stats
+        .queue_rows
+        .iter()
+        .filter(|r| &*r.queue == queue.as_str())
+        .map(|r| json!(r))
+        .collect();
+    Ok(Json(json!({
+        "tenant": tenant,
+        "queue": queue,
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "interval_minutes": stats.interval_minutes,
+        "rows": rows,
+    }))
+    .into_response())
 }
