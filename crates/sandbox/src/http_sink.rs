@@ -40,10 +40,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use crate::multipart::read_request;
+use crate::running::RunningRouter;
 
 /// Largest body accepted: statistics files for a large center are a few MiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -366,16 +366,14 @@ pub async fn serve(listener: TcpListener, config: SinkConfig) -> io::Result<()> 
 
 /// A sink running on a task of the current runtime; stopped by [`HttpSink::stop`] or on drop.
 pub struct HttpSink {
-    addr: SocketAddr,
+    server: RunningRouter,
     handle: SinkHandle,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<()>>,
 }
 
 impl fmt::Debug for HttpSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpSink")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -388,33 +386,21 @@ impl HttpSink {
 
     /// Starts a sink with a configuration on `addr`.
     pub async fn start_with(addr: impl ToSocketAddrs, config: SinkConfig) -> io::Result<HttpSink> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let (router, handle) = router(config)?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
         Ok(HttpSink {
-            addr,
+            server: RunningRouter::start(addr, router).await?,
             handle,
-            shutdown: Some(shutdown),
-            task,
         })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://<addr>`, without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The handle to program it and read what it received.
@@ -423,18 +409,8 @@ impl HttpSink {
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for HttpSink {
-    fn drop(&mut self) {
-        // Not stopped explicitly: end at once so a test leaves no server behind.
-        self.task.abort();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

@@ -21,6 +21,7 @@ pub mod calabrio;
 pub mod http_sink;
 mod intake;
 pub mod multipart;
+mod running;
 pub mod serenova;
 pub mod tcp_sink;
 mod wait;

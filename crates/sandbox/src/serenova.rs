@@ -14,9 +14,9 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::running::RunningRouter;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,8 +25,6 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Everything the emulator serves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -261,9 +259,7 @@ pub async fn serve(listener: TcpListener, data: SerenovaData) -> io::Result<()> 
 
 /// The emulator running on a task; stopped on drop.
 pub struct SerenovaSandbox {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    _task: JoinHandle<io::Result<()>>,
+    server: RunningRouter,
 }
 
 impl SerenovaSandbox {
@@ -272,35 +268,14 @@ impl SerenovaSandbox {
         addr: impl ToSocketAddrs,
         data: SerenovaData,
     ) -> io::Result<SerenovaSandbox> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = router(data);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
         Ok(SerenovaSandbox {
-            addr,
-            shutdown: Some(shutdown),
-            _task: task,
+            server: RunningRouter::start(addr, router(data)).await?,
         })
     }
 
     /// `http://<addr>`, the account's `base_url`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for SerenovaSandbox {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
+        format!("http://{}", self.server.addr())
     }
 }
 

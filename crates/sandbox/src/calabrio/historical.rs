@@ -49,7 +49,7 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::statistics_file::{
@@ -57,6 +57,7 @@ use super::statistics_file::{
     Rows, Rules, check_file,
 };
 use crate::multipart::read_request;
+use crate::running::RunningRouter;
 
 /// Largest request accepted: a month of statistics for a large center is tens of MiB.
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
@@ -771,17 +772,14 @@ pub async fn serve(listener: TcpListener, config: HistoricalConfig) -> io::Resul
 /// The emulator running on a task of the current runtime; stopped by
 /// [`CalabrioHistorical::stop`] or on drop.
 pub struct CalabrioHistorical {
-    addr: SocketAddr,
+    server: RunningRouter,
     handle: HistoricalHandle,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<()>>,
-    watcher: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for CalabrioHistorical {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CalabrioHistorical")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -800,39 +798,25 @@ impl CalabrioHistorical {
     ) -> io::Result<CalabrioHistorical> {
         let (router, handle) =
             router(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        let watcher = handle.spawn_watcher();
-        Ok(CalabrioHistorical {
-            addr,
-            handle,
-            shutdown: Some(shutdown),
-            task,
-            watcher,
-        })
+        let server = RunningRouter::start(addr, router)
+            .await?
+            .with_companion(handle.spawn_watcher());
+        Ok(CalabrioHistorical { server, handle })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://<addr>`, without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// Where a tenant's files are POSTed: `http://<addr>/historical/<tenant>`.
     pub fn upload_url(&self, tenant: &str) -> String {
-        format!("http://{}/historical/{tenant}", self.addr)
+        format!("http://{}/historical/{tenant}", self.addr())
     }
 
     /// The handle to read what it holds.
@@ -841,24 +825,8 @@ impl CalabrioHistorical {
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn stop(mut self) {
-        if let Some(watcher) = self.watcher.take() {
-            watcher.abort();
-        }
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for CalabrioHistorical {
-    fn drop(&mut self) {
-        // Not stopped explicitly: end at once so a test leaves no server behind.
-        if let Some(watcher) = &self.watcher {
-            watcher.abort();
-        }
-        self.task.abort();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

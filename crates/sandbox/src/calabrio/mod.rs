@@ -25,9 +25,8 @@ use std::net::SocketAddr;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use crate::running::RunningRouter;
 use forecast_import::{ForecastImportConfig, ForecastImportHandle};
 use historical::{HistoricalConfig, HistoricalHandle};
 use rta::{RtaConfig, RtaHandle};
@@ -118,17 +117,14 @@ pub async fn serve(listener: TcpListener, config: CalabrioConfig) -> io::Result<
 /// The whole emulator on a task of the current runtime; stopped by [`CalabrioSandbox::stop`] or
 /// on drop.
 pub struct CalabrioSandbox {
-    addr: SocketAddr,
+    server: RunningRouter,
     handles: CalabrioHandles,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<()>>,
-    watcher: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for CalabrioSandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CalabrioSandbox")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -147,34 +143,20 @@ impl CalabrioSandbox {
     ) -> io::Result<CalabrioSandbox> {
         let (router, handles) =
             router(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        let watcher = handles.historical.spawn_watcher();
-        Ok(CalabrioSandbox {
-            addr,
-            handles,
-            shutdown: Some(shutdown),
-            task,
-            watcher,
-        })
+        let server = RunningRouter::start(addr, router)
+            .await?
+            .with_companion(handles.historical.spawn_watcher());
+        Ok(CalabrioSandbox { server, handles })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The web root, `http://<addr>/`.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.addr())
     }
 
     /// Both parts' handles.
@@ -183,23 +165,7 @@ impl CalabrioSandbox {
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn stop(mut self) {
-        if let Some(watcher) = self.watcher.take() {
-            watcher.abort();
-        }
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for CalabrioSandbox {
-    fn drop(&mut self) {
-        // Not stopped explicitly: end at once so a test leaves no server behind.
-        if let Some(watcher) = &self.watcher {
-            watcher.abort();
-        }
-        self.task.abort();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }

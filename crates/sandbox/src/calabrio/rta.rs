@@ -73,6 +73,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::running::RunningRouter;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -83,8 +84,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 /// The answer to an unknown key (400; SOAP: a fault).
 pub const INVALID_KEY_MESSAGE: &str =
@@ -1835,16 +1835,14 @@ pub async fn serve(listener: TcpListener, config: RtaConfig) -> io::Result<()> {
 /// The emulator running on a task of the current runtime; stopped by [`CalabrioRta::stop`] or
 /// on drop.
 pub struct CalabrioRta {
-    addr: SocketAddr,
+    server: RunningRouter,
     handle: RtaHandle,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<()>>,
 }
 
 impl fmt::Debug for CalabrioRta {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CalabrioRta")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -1863,32 +1861,20 @@ impl CalabrioRta {
     ) -> io::Result<CalabrioRta> {
         let (router, handle) =
             router(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
         Ok(CalabrioRta {
-            addr,
+            server: RunningRouter::start(addr, router).await?,
             handle,
-            shutdown: Some(shutdown),
-            task,
         })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The web root, `http://<addr>/`: what a `calabrio` account's `url` is set to.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.addr())
     }
 
     /// The handle to read what it holds.
@@ -1897,18 +1883,8 @@ impl CalabrioRta {
     }
 
     /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for CalabrioRta {
-    fn drop(&mut self) {
-        // Not stopped explicitly: end at once so a test leaves no server behind.
-        self.task.abort();
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
