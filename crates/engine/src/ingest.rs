@@ -60,6 +60,15 @@ struct Committed {
     receipts: Vec<IngestReceipt>,
 }
 
+impl Committed {
+    /// Tells each caller its batch is committed.
+    fn answer(self) {
+        for (submission, receipt) in self.batch.into_iter().zip(self.receipts) {
+            let _ = submission.reply.send(Ok(receipt));
+        }
+    }
+}
+
 /// The group-committing writer of pushed agent states.
 #[derive(Clone)]
 pub struct StateIngest {
@@ -118,9 +127,7 @@ async fn write_loop(
                     committed.send(Committed { batch, receipts }).await
                 {
                     // The tracker stage is gone (shutting down): the events are durable, say so.
-                    for (submission, receipt) in done.batch.into_iter().zip(done.receipts) {
-                        let _ = submission.reply.send(Ok(receipt));
-                    }
+                    done.answer();
                 }
             }
             Err(e) => {
@@ -138,13 +145,11 @@ async fn write_loop(
 /// Applies committed groups to the tracker in commit order, then answers their callers, so that a
 /// 2xx means the events are durable and on the board.
 async fn apply_loop(tracker: StateTracker, mut to_apply: mpsc::Receiver<Committed>) {
-    while let Some(Committed { batch, receipts }) = to_apply.recv().await {
-        for submission in &batch {
+    while let Some(done) = to_apply.recv().await {
+        for submission in &done.batch {
             tracker.apply(&submission.events);
         }
-        for (submission, receipt) in batch.into_iter().zip(receipts) {
-            let _ = submission.reply.send(Ok(receipt));
-        }
+        done.answer();
     }
 }
 

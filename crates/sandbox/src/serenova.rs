@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crate::running::RunningRouter;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,6 +24,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, ToSocketAddrs};
+
+use crate::running::RunningRouter;
 
 /// Everything the emulator serves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

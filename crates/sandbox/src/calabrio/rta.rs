@@ -73,7 +73,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::running::RunningRouter;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -85,6 +84,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
+
+use crate::running::RunningRouter;
 
 /// The answer to an unknown key (400; SOAP: a fault).
 pub const INVALID_KEY_MESSAGE: &str =
